@@ -1,0 +1,3 @@
+from promptaudit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,333 @@
+"""The audit: a policy and the two versions of each changed file in, findings out.
+
+Pure: no git, no printing. The caller says which files changed (with renames paired) and
+hands over their texts; this module decides scope, reads clauses, and compares.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from promptaudit import findings as k
+from promptaudit.clauses import Clause, clauses_of
+from promptaudit.findings import Finding
+from promptaudit.matching import (
+    best_successor,
+    grants_exception,
+    lost_force,
+    reads_like_safety_rule,
+    satisfying,
+    trips,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from promptaudit.policy import Guardrail, Policy
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file's two versions. A text is None where the file is absent or out of scope."""
+
+    old_path: str | None
+    new_path: str | None
+    old_text: str | None
+    new_text: str | None
+
+
+@dataclass
+class _Side:
+    path: str | None
+    clauses: list[Clause] = field(default_factory=list)
+    present: bool = False  # the file exists on this side and is a prompt there
+
+    @property
+    def norms(self) -> Counter[str]:
+        return Counter(c.norm for c in self.clauses)
+
+
+def _side(
+    policy: Policy, path: str | None, text: str | None, parse: Callable[[str, str], list[Clause]]
+) -> _Side:
+    if path is None or text is None or not policy.is_prompt(path):
+        return _Side(path)
+    return _Side(path, parse(path, text), True)
+
+
+def default_parser(policy: Policy) -> Callable[[str, str], list[Clause]]:
+    def parse(path: str, text: str) -> list[Clause]:
+        return clauses_of(path, text, policy.prompt_keys)
+
+    return parse
+
+
+def audit(
+    policy: Policy,
+    changes: Sequence[FileChange],
+    *,
+    parse: Callable[[str, str], list[Clause]] | None = None,
+    reviewers_for: Callable[[str, Sequence[str]], tuple[str, ...]] | None = None,
+) -> list[Finding]:
+    """Findings for every changed file, sorted by (path, line, kind)."""
+    parser = parse or default_parser(policy)
+    out: list[Finding] = []
+    for change in changes:
+        old = _side(policy, change.old_path, change.old_text, parser)
+        new = _side(policy, change.new_path, change.new_text, parser)
+        if not old.present and not new.present:
+            continue
+        ctx = _FileAudit(policy, old, new, reviewers_for)
+        out.extend(ctx.run())
+    return sorted(out, key=Finding.sort_key)
+
+
+class _FileAudit:
+    def __init__(
+        self,
+        policy: Policy,
+        old: _Side,
+        new: _Side,
+        reviewers_for: Callable[[str, Sequence[str]], tuple[str, ...]] | None,
+    ) -> None:
+        self.policy = policy
+        self.old = old
+        self.new = new
+        self.old_norms = old.norms
+        self.new_norms = new.norms
+        self._reviewers_for = reviewers_for
+        self.findings: list[Finding] = []
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def reviewers(self, names: Sequence[str], path: str) -> tuple[str, ...]:
+        if self._reviewers_for is not None:
+            return self._reviewers_for(path, names)
+        return self.policy.expand_reviewers(tuple(names))
+
+    def add(
+        self,
+        kind: str,
+        rule_id: str | None,
+        severity: str,
+        path: str,
+        line: int,
+        before: Clause | None,
+        after: Clause | None,
+        message: str,
+        reviewers: Sequence[str] = (),
+        *,
+        blocking: bool | None = None,
+        anchor: int | None = None,
+    ) -> None:
+        if blocking is None:
+            blocking = kind in BLOCKING_KINDS and self.policy.blocks(severity)
+        self.findings.append(
+            Finding(
+                kind=kind,
+                guardrail=rule_id,
+                severity=severity,
+                path=path,
+                line=line,
+                before=before.text if before else None,
+                after=after.text if after else None,
+                blocking=blocking,
+                message=message,
+                required_reviewers=self.reviewers(reviewers, path) if blocking else (),
+                anchor_line=anchor,
+            )
+        )
+
+    def anchor_for(self, removed: Clause) -> int | None:
+        """The line at HEAD of the nearest surviving clause before REMOVED, for annotations."""
+        if not self.new.present:
+            return None
+        head_lines = {c.norm: c.line for c in self.new.clauses}
+        best = 1
+        for c in self.old.clauses:
+            if c.line > removed.line:
+                break
+            if c.norm in head_lines:
+                best = head_lines[c.norm]
+        return best
+
+    def gone(self, clauses: Sequence[Clause]) -> list[Clause]:
+        """Clauses whose text is no longer anywhere in the file (re-ordering is no change)."""
+        left = Counter(self.new_norms)
+        out = []
+        for c in clauses:
+            if left[c.norm] > 0:
+                left[c.norm] -= 1
+            else:
+                out.append(c)
+        return out
+
+    def fresh(self, clauses: Sequence[Clause]) -> list[Clause]:
+        left = Counter(self.old_norms)
+        out = []
+        for c in clauses:
+            if left[c.norm] > 0:
+                left[c.norm] -= 1
+            else:
+                out.append(c)
+        return out
+
+    # -- the checks ----------------------------------------------------------------------
+
+    def run(self) -> list[Finding]:
+        for g in self.policy.guardrails:
+            self.check_guardrail(g)
+        self.check_forbidden()
+        self.check_unlisted()
+        return self.findings
+
+    def check_guardrail(self, g: Guardrail) -> None:
+        old_applies = self.old.present and g.applies_to(self.old.path or "")
+        new_applies = self.new.present and g.applies_to(self.new.path or "")
+        before = satisfying(g, self.old.clauses) if old_applies else []
+        after = satisfying(g, self.new.clauses) if new_applies else []
+        new_path = self.new.path or ""
+        if before and not after:
+            self.removed(g, before[0], new_applies)
+        elif before and after:
+            self.compare(g, before, after)
+        elif after and not before:
+            self.add(
+                k.GUARDRAIL_ADDED, g.id, g.severity, new_path, after[0].line, None, after[0],
+                f"{new_path} now carries guardrail '{g.id}'.",
+            )  # fmt: skip
+        if g.required and new_applies and not after and not (before and not after):
+            was_missing = old_applies and not before
+            self.add(
+                k.GUARDRAIL_MISSING, g.id, g.severity, new_path, 1, None, None,
+                f"required guardrail '{g.id}' is not in {new_path}"
+                + (" (it was already missing before this change)." if was_missing else ".")
+                + (f" {g.description}" if g.description else ""),
+                g.reviewers,
+                blocking=False if was_missing else None,
+            )  # fmt: skip
+        if before and after:
+            self.exceptions_added(g, before, after)
+
+    def removed(self, g: Guardrail, clause: Clause, new_applies: bool) -> None:
+        old_path = self.old.path or ""
+        if self.new.path is None:
+            why = f"{old_path} was deleted"
+        elif not self.new.present:
+            why = f"{old_path} was renamed to {self.new.path}, which is not a prompt file under the policy"
+        elif not new_applies:
+            why = f"{old_path} was renamed to {self.new.path}, outside the guardrail's paths"
+        else:
+            why = f"no clause of {self.new.path} carries it any more"
+        self.add(
+            k.GUARDRAIL_REMOVED, g.id, g.severity, old_path, clause.line, clause, None,
+            f"guardrail '{g.id}' was removed: {why}.", g.reviewers,
+            anchor=self.anchor_for(clause),
+        )  # fmt: skip
+
+    def compare(self, g: Guardrail, before: list[Clause], after: list[Clause]) -> None:
+        gone = self.gone(before)
+        if not gone:
+            return
+        new = self.fresh(after)
+        fresh_after = list(new)
+        path = self.new.path or ""
+        for old_clause in gone:
+            succ = best_successor(old_clause, new)
+            if succ is not None:
+                new.remove(succ)
+                reason = lost_force(old_clause.norm, succ.norm)
+                if reason:
+                    self.add(
+                        k.GUARDRAIL_WEAKENED, g.id, g.severity, path, succ.line, old_clause, succ,
+                        f"guardrail '{g.id}' was weakened: {reason}.", g.reviewers,
+                    )  # fmt: skip
+                else:
+                    self.add(
+                        k.GUARDRAIL_MODIFIED, g.id, g.severity, path, succ.line, old_clause, succ,
+                        f"the clause carrying guardrail '{g.id}' was reworded without losing force.",
+                    )  # fmt: skip
+                continue
+            # Dropped outright while other clauses still carry the guardrail: it is weaker
+            # only if what is left no longer says it with the same force.
+            remaining = [c for c in after if c not in fresh_after] + new
+            strongest = next((c for c in remaining if lost_force(old_clause.norm, c.norm) is None), None)
+            if strongest is None:
+                rest = remaining[0] if remaining else after[0]
+                self.add(
+                    k.GUARDRAIL_WEAKENED, g.id, g.severity, path, rest.line, old_clause, rest,
+                    f"guardrail '{g.id}' was weakened: its strongest clause was removed and "
+                    f"line {rest.line} says it with less force.", g.reviewers,
+                )  # fmt: skip
+            else:
+                self.add(
+                    k.GUARDRAIL_MODIFIED, g.id, g.severity, path, strongest.line, old_clause, strongest,
+                    f"one clause carrying guardrail '{g.id}' was removed; line {strongest.line} still carries it.",
+                )  # fmt: skip
+
+    def exceptions_added(self, g: Guardrail, before: list[Clause], after: list[Clause]) -> None:
+        """A new clause elsewhere on the guardrail's topic that grants leave from it."""
+        loose = self.fresh(satisfying(g, self.new.clauses, loose=True))
+        claimed = {f.after for f in self.findings if f.guardrail == g.id}
+        path = self.new.path or ""
+        for c in loose:
+            if c.text in claimed or not grants_exception(c.norm, [b.norm for b in before]):
+                continue
+            self.add(
+                k.GUARDRAIL_WEAKENED, g.id, g.severity, path, c.line, after[0], c,
+                f"guardrail '{g.id}' was weakened: a new clause grants an exception to it.",
+                g.reviewers,
+            )  # fmt: skip
+
+    def check_forbidden(self) -> None:
+        if not self.new.present:
+            return
+        new_path = self.new.path or ""
+        fresh = self.fresh(self.new.clauses)
+        for entry in self.policy.forbidden:
+            if not entry.applies_to(new_path):
+                continue
+            old_hits = Counter(c.norm for c in self.old.clauses if trips(entry, c))
+            for c in fresh:
+                if not trips(entry, c):
+                    continue
+                if old_hits[c.norm] > 0:
+                    old_hits[c.norm] -= 1
+                    continue
+                self.add(
+                    k.FORBIDDEN_ADDED, entry.id, entry.severity, new_path, c.line, None, c,
+                    f"forbidden instruction '{entry.id}' was added"
+                    + (f": {entry.description}" if entry.description else "."),
+                    entry.reviewers,
+                )  # fmt: skip
+
+    def check_unlisted(self) -> None:
+        if not self.old.present:
+            return
+        gone = self.gone(self.old.clauses)
+        if not gone:
+            return
+        new = self.fresh(self.new.clauses) if self.new.present else []
+        for c in gone:
+            if not reads_like_safety_rule(c.norm):
+                continue
+            if any(satisfying(g, [c], loose=True) for g in self.policy.guardrails if g.applies_to(self.old.path or "")):
+                continue
+            succ = best_successor(c, new, threshold=0.5)
+            if succ is not None and lost_force(c.norm, succ.norm) is None:
+                continue
+            where = f"{self.new.path}" if self.new.present else "the file"
+            self.add(
+                k.UNLISTED_GUARDRAIL_REMOVED, None, "medium", self.old.path or "", c.line, c, succ,
+                f"a clause that reads like a safety rule left {where}, and no guardrail covers it; "
+                "add a [[guardrail]] for it to the policy if it must stay.",
+                blocking=self.policy.strict,
+                anchor=self.anchor_for(c),
+            )  # fmt: skip
+
+
+BLOCKING_KINDS = frozenset(
+    {k.GUARDRAIL_REMOVED, k.GUARDRAIL_WEAKENED, k.FORBIDDEN_ADDED, k.POLICY_WEAKENED, k.GUARDRAIL_MISSING}
+)

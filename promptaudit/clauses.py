@@ -1,0 +1,159 @@
+"""Prompt text to clauses: headings, list items and sentences, each with its source line.
+
+A paragraph or a list item is joined across its lines before it is split into sentences,
+so re-wrapping a rule never changes its clauses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from promptaudit.formats import Segment, extract
+from promptaudit.text import normalize
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+HEADING, ITEM, SENTENCE = "heading", "item", "sentence"
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_ITEM = re.compile(r"^(\s*)(?:[-*+•▪◦‣]|\d{1,3}[.)]|[a-zA-Z][.)])\s+")
+_RULE = re.compile(r"^\s*(?:[-*_=]\s*){3,}$")
+_TAG_ONLY = re.compile(r"^\s*</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
+_ABBREV = re.compile(
+    r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|inc|ltd|jr|sr|st|no|fig|approx|cf|u\.s|u\.k|a\.m|p\.m)\.|\b[A-Z]\.)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a prompt: its text as written (white space collapsed) and where it is."""
+
+    path: str
+    line: int
+    text: str
+    kind: str = SENTENCE
+
+    @cached_property
+    def norm(self) -> str:
+        return normalize(self.text)
+
+
+@dataclass
+class _Block:
+    kind: str
+    pieces: list[tuple[int, str]]  # (source line, text of that line)
+    indent: int = 0
+
+
+def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
+    """Blocks of a segment as (kind, joined text, [(offset in joined text, source line)])."""
+    block: _Block | None = None
+    offset = 0
+    in_fence = False
+
+    def flush() -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
+        if block is None:
+            return
+        parts: list[str] = []
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for line, piece in block.pieces:
+            piece = " ".join(piece.split())
+            if not piece:
+                continue
+            if parts:
+                pos += 1
+            spans.append((pos, line))
+            parts.append(piece)
+            pos += len(piece)
+        if parts:
+            yield block.kind, " ".join(parts), spans
+
+    for raw in segment.text.split("\n"):
+        line = segment.line_of(offset)
+        offset += len(raw) + 1
+        if _FENCE.match(raw):
+            in_fence = not in_fence
+            yield from flush()
+            block = None
+            continue
+        stripped = raw.strip()
+        if not stripped or _RULE.match(raw) or _TAG_ONLY.match(raw):
+            yield from flush()
+            block = None
+            continue
+        if in_fence:
+            # Code and examples: each line stands alone, never joined into a rule.
+            yield from flush()
+            block = _Block(SENTENCE, [(line, stripped)])
+            continue
+        heading = _HEADING.match(raw)
+        if heading:
+            yield from flush()
+            block = None
+            yield from _heading_block(HEADING, line, raw[heading.end() :])
+            continue
+        item = _ITEM.match(raw)
+        if item:
+            yield from flush()
+            block = _Block(ITEM, [(line, raw[item.end() :])], indent=len(item.group(1)))
+            continue
+        if block is None:
+            block = _Block(SENTENCE, [(line, stripped)])
+        else:
+            block.pieces.append((line, stripped))
+    yield from flush()
+
+
+def _heading_block(kind: str, line: int, text: str) -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
+    text = " ".join(text.strip().strip("#").split())
+    if text:
+        yield kind, text, [(0, line)]
+
+
+def split_sentences(text: str) -> list[tuple[int, str]]:
+    """Sentences of one block as (offset, sentence), not splitting after abbreviations."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        head = text[start : m.end()].rstrip()
+        nxt = text[m.end() : m.end() + 1]
+        if _ABBREV.search(text[: m.start() + 1]) or (nxt and nxt.islower()) or nxt.isdigit():
+            continue
+        out.append((start, head))
+        start = m.end()
+    if start < len(text) and text[start:].strip():
+        out.append((start, text[start:].rstrip()))
+    return out
+
+
+def _line_at(spans: list[tuple[int, int]], offset: int) -> int:
+    line = spans[0][1]
+    for pos, ln in spans:
+        if pos > offset:
+            break
+        line = ln
+    return line
+
+
+def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
+    out: list[Clause] = []
+    for segment in segments:
+        for kind, text, spans in _blocks(segment):
+            for offset, sentence in split_sentences(text) if kind != HEADING else [(0, text)]:
+                clause = Clause(path, _line_at(spans, offset), sentence, kind if offset == 0 else SENTENCE)
+                if clause.norm:
+                    out.append(clause)
+    return out
+
+
+def clauses_of(path: str, text: str, prompt_keys: Sequence[str] = ()) -> list[Clause]:
+    """The clauses in force in a prompt file's text."""
+    return clauses_of_segments(path, extract(path, text, prompt_keys))

@@ -1,0 +1,165 @@
+"""The command line: parse options, call the core, render, return the exit code.
+
+Heavy modules are imported inside the commands that need them, so the hook (`check`) starts
+with nothing but the standard library, click and promptaudit's own light modules.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from promptaudit import __version__
+from promptaudit.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, FatalError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from promptaudit.findings import Review
+
+FORMATS = ("table", "json", "markdown", "sarif")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="promptaudit")
+def cli() -> None:
+    """Block unreviewed removals and weakenings of guardrails in LLM system prompts."""
+
+
+def _repo_option(f: Any) -> Any:
+    return click.option(
+        "-C", "--repo", "repo_path", default=".", metavar="PATH", show_default=True,
+        help="Run as if started in PATH.",
+    )(f)  # fmt: skip
+
+
+@cli.command()
+@click.argument("revisions", required=False, metavar="[BASE..HEAD | REV]")
+@click.option("--base", "base", metavar="REF", help="Same as REF..HEAD.")
+@click.option("--staged", is_flag=True, help="Audit the index against HEAD.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--policy", "policy_path", metavar="PATH",
+              help="Judge with this policy file instead of the one committed at BASE.")  # fmt: skip
+@click.option("-o", "--output", "output", metavar="FILE", help="Write the report to FILE.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit code speaks.")
+@_repo_option
+def review(revisions: str | None, base: str | None, staged: bool, fmt: str,
+           policy_path: str | None, output: str | None, quiet: bool, repo_path: str) -> int:  # fmt: skip
+    """Audit a change: BASE..HEAD, one commit REV, or this branch against the default branch.
+
+    Exit codes: 0 nothing blocking, 1 blocking findings without approval, 2 error.
+    """
+    if staged and (revisions or base):
+        raise click.UsageError("--staged takes no revisions")
+    result = _review(repo_path, revisions, base=base, staged=staged, policy_path=policy_path)
+    if not quiet or output:
+        from promptaudit.report import render
+
+        text = render(result, fmt, color=output is None and fmt == "table" and _color())
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        elif not quiet:
+            click.echo(text, nl=not text.endswith("\n"))
+    return EXIT_BLOCKED if result.blocked else EXIT_OK
+
+
+@cli.command()
+@click.option("--message-file", "message_file", metavar="PATH",
+              help="The commit message being written (the commit-msg hook's $1).")  # fmt: skip
+@click.option("--policy", "policy_path", metavar="PATH", help="Judge with this policy file.")
+@click.option("--warn-only", is_flag=True, help="Report, but always exit 0 (the pre-commit stage).")
+@_repo_option
+def check(message_file: str | None, policy_path: str | None, warn_only: bool, repo_path: str) -> int:
+    """The hook: audit the staged change; silent when nothing blocks."""
+    result = _review(repo_path, None, staged=True, policy_path=policy_path)
+    if result.blocked:
+        from promptaudit.report import render_check
+
+        click.echo(render_check(result), err=True, nl=False)
+        return EXIT_OK if warn_only else EXIT_BLOCKED
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--default", "show_default", is_flag=True, help="Print the built-in default policy.")
+@click.option("--check", "check_path", metavar="PATH", help="Validate a policy file.")
+@_repo_option
+def policy(show_default: bool, check_path: str | None, repo_path: str) -> int:
+    """Print the built-in policy, or validate a policy file."""
+    from promptaudit import policy as pol
+
+    if show_default:
+        click.echo(pol.default_policy_text(), nl=False)
+        return EXIT_OK
+    if check_path is None:
+        for name in pol.POLICY_FILES:
+            if os.path.exists(os.path.join(repo_path, name)):
+                check_path = os.path.join(repo_path, name)
+                break
+        else:
+            raise FatalError("no promptaudit.toml here", "create one, or start from: promptaudit policy --default")
+    from promptaudit.review import load_policy_file
+
+    loaded = load_policy_file(check_path)
+    click.echo(
+        f"{check_path}: ok ({len(loaded.guardrails)} guardrails, {len(loaded.forbidden)} forbidden, "
+        f"block_at = {loaded.block_at})"
+    )
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--keep", metavar="DIR", help="Build the demo repository in DIR and keep it.")
+def demo(keep: str | None) -> int:
+    """Walk through promptaudit on a throw-away repository (no network, no setup)."""
+    from promptaudit.demo import run_demo
+
+    run_demo(click.echo, keep=keep, color=_color())
+    return EXIT_OK
+
+
+def _review(repo_path: str, revisions: str | None, *, base: str | None = None, staged: bool = False,
+            policy_path: str | None = None) -> Review:  # fmt: skip
+    from promptaudit.git import Repository
+    from promptaudit.review import resolve_range, run_review
+
+    with Repository(repo_path) as repo:
+        rng = resolve_range(repo, revisions, base=base, staged=staged)
+        return run_review(repo, rng, policy_override=policy_path)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every failure becomes exit 2 with one line and a hint, never a traceback."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="promptaudit",
+                      standalone_mode=False)  # fmt: skip
+    except FatalError as exc:
+        click.echo(f"promptaudit: {exc.kind}: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except click.Abort:
+        click.echo("promptaudit: aborted", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # fail closed: an unexpected error must never pass the gate
+        if os.environ.get("PROMPTAUDIT_DEBUG"):
+            raise
+        click.echo(f"promptaudit: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: this is a bug; rerun with PROMPTAUDIT_DEBUG=1 and report the traceback", err=True)
+        return EXIT_ERROR
+    return int(rv) if isinstance(rv, int) else EXIT_OK

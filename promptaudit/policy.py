@@ -1,0 +1,478 @@
+"""The policy: which files are prompts, which guardrails they must keep, who may approve.
+
+Loaded once, validated completely (unknown keys, wrong types, duplicate ids, bad regular
+expressions and unknown reviewer groups are errors with a line number where one exists),
+and passed around as one frozen object.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from promptaudit.errors import PolicyError
+from promptaudit.findings import SEVERITIES
+from promptaudit.text import normalize
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+POLICY_FILES = ("promptaudit.toml", ".promptaudit.toml")
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
+DEFAULT_PROMPT_KEYS = ("system", "system_prompt", "instructions")
+DEFAULT_MAX_PROMPT_BYTES = 1024 * 1024
+# Files promptaudit writes itself; never prompts, whatever the globs say.
+RESERVED_PREFIX = ".promptaudit/"
+
+_TOP_KEYS = {
+    "prompts": list,
+    "default_branch": str,
+    "block_at": str,
+    "extends": str,
+    "disable": list,
+    "strict": bool,
+    "prompt_keys": list,
+    "max_prompt_bytes": int,
+    "reviewers": dict,
+    "guardrail": list,
+    "forbidden": list,
+}
+_GUARDRAIL_KEYS = {
+    "id": str,
+    "description": str,
+    "severity": str,
+    "phrases": list,
+    "patterns": list,
+    "paths": list,
+    "required": bool,
+    "reviewers": list,
+    "directive": bool,
+}
+_FORBIDDEN_KEYS = {
+    "id": str,
+    "description": str,
+    "severity": str,
+    "phrases": list,
+    "patterns": list,
+    "paths": list,
+    "reviewers": list,
+}
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_EMAIL = re.compile(r"^(?:(?P<name>[^<>]*?)\s*<(?P<angle>[^<>@\s]+@[^<>\s]+)>|(?P<bare>[^<>@\s]+@[^<>\s]+))$")
+
+
+def email_of(identity: str) -> str | None:
+    """The email in `Name <email>` or a bare `email`, lower-cased; None when there is none."""
+    m = _EMAIL.match(identity.strip())
+    if not m:
+        return None
+    return (m.group("angle") or m.group("bare")).lower()
+
+
+# -- globs -------------------------------------------------------------------------------
+
+
+def glob_to_regex(pattern: str) -> str:
+    """Translate a path glob: `**` spans zero or more folders, `*` and `?` stay in one folder,
+    `[abc]` is a character class and `{md,txt}` a list of alternatives."""
+    i, out = 0, []
+    pattern = pattern.lstrip("/")
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "{" and "}" in pattern[i:]:
+            end = pattern.index("}", i)
+            options = pattern[i + 1 : end].split(",")
+            out.append("(?:" + "|".join(glob_to_regex(o).removesuffix(".*") if o.endswith("/") else glob_to_regex(o) for o in options) + ")")
+            i = end + 1
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    # A glob naming a folder (`prompts/`) covers everything below it.
+    regex = "".join(out)
+    if pattern.endswith("/"):
+        regex += ".*"
+    return regex
+
+
+@dataclass(frozen=True)
+class Globs:
+    patterns: tuple[str, ...]
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str] | None:
+        if not self.patterns:
+            return None
+        return re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in self.patterns) + r"\Z")
+
+    def match(self, path: str) -> bool:
+        return self._regex is not None and self._regex.match(path) is not None
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What guardrails and forbidden entries share: an id, a severity and a way to match."""
+
+    id: str
+    description: str
+    severity: str
+    phrases: tuple[str, ...]
+    patterns: tuple[str, ...]
+    paths: tuple[str, ...]
+    reviewers: tuple[str, ...]
+
+    @cached_property
+    def norm_phrases(self) -> tuple[str, ...]:
+        return tuple(p for p in (normalize(x) for x in self.phrases) if p)
+
+    @cached_property
+    def regexes(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE) for p in self.patterns)
+
+    @cached_property
+    def path_globs(self) -> Globs:
+        return Globs(self.paths)
+
+    def applies_to(self, path: str) -> bool:
+        return not self.paths or self.path_globs.match(path)
+
+
+@dataclass(frozen=True)
+class Guardrail(Rule):
+    required: bool = False
+    directive: bool = False
+
+
+@dataclass(frozen=True)
+class Forbidden(Rule):
+    pass
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One validated policy; `source` says where it came from, for every message."""
+
+    source: str
+    prompts: tuple[str, ...]
+    guardrails: tuple[Guardrail, ...]
+    forbidden: tuple[Forbidden, ...]
+    reviewers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    default_branch: str | None = None
+    block_at: str = "medium"
+    extends: str | None = None
+    disable: tuple[str, ...] = ()
+    strict: bool = False
+    prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS
+    max_prompt_bytes: int = DEFAULT_MAX_PROMPT_BYTES
+    is_default: bool = False
+    path: str | None = None  # repository path of the policy file it was read from
+    text: str = ""
+
+    @cached_property
+    def prompt_globs(self) -> Globs:
+        return Globs(self.prompts)
+
+    def is_prompt(self, path: str) -> bool:
+        if path.startswith(RESERVED_PREFIX) or path in POLICY_FILES:
+            return False
+        return self.prompt_globs.match(path)
+
+    def blocks(self, severity: str) -> bool:
+        return SEVERITIES.index(severity) >= SEVERITIES.index(self.block_at)
+
+    def expand_reviewers(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Groups replaced by their members; order kept, duplicates (by email) dropped."""
+        out: list[str] = []
+        seen: set[str] = set()
+        for name in names:
+            for member in self.reviewers.get(name, (name,)):
+                key = email_of(member) or member
+                if key not in seen:
+                    seen.add(key)
+                    out.append(member)
+        return tuple(out)
+
+    def entry(self, entry_id: str) -> Guardrail | Forbidden | None:
+        for e in (*self.guardrails, *self.forbidden):
+            if e.id == entry_id:
+                return e
+        return None
+
+    def line_of(self, entry_id: str) -> int:
+        """The line of `id = "ENTRY"` in the policy text, for locating findings; 1 if unknown."""
+        return line_of_key(self.text, "id", entry_id) or 1
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def line_of_key(text: str, key: str, value: str | None = None) -> int | None:
+    if value is None:
+        rx = re.compile(rf"^\s*{re.escape(key)}\s*=", re.M)
+    else:
+        rx = re.compile(rf"^\s*{re.escape(key)}\s*=\s*[\"']{re.escape(value)}[\"']", re.M)
+    m = rx.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+class _Loader:
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+
+    def fail(self, message: str, hint: str, key: str | None = None, value: str | None = None) -> PolicyError:
+        line = line_of_key(self.text, key, value) if key else None
+        where = f"{self.source}:{line}" if line else self.source
+        return PolicyError(f"{where}: {message}", hint)
+
+    def check_keys(self, table: dict[str, Any], schema: dict[str, type], what: str) -> None:
+        for key, value in table.items():
+            if key not in schema:
+                allowed = ", ".join(sorted(schema))
+                raise self.fail(f"unknown key '{key}' in {what}", f"allowed keys: {allowed}", key)
+            expected = schema[key]
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise self.fail(
+                    f"'{key}' in {what} must be a {_type_name(expected)}, not {_type_name(type(value))}",
+                    f"write it as {_example(expected)}",
+                    key,
+                )
+            if expected is list and key not in ("guardrail", "forbidden"):
+                for item in value:
+                    if not isinstance(item, str):
+                        raise self.fail(
+                            f"'{key}' in {what} must be a list of strings",
+                            f'write it as {key} = ["..."]',
+                            key,
+                        )
+
+    def severity(self, value: str, key: str, what: str) -> str:
+        if value not in SEVERITIES:
+            raise self.fail(
+                f"{key} '{value}' in {what} is not a severity",
+                "use one of: " + ", ".join(SEVERITIES),
+                key,
+                value,
+            )
+        return value
+
+    def regexes(self, patterns: list[str], what: str) -> None:
+        for p in patterns:
+            try:
+                re.compile(p, re.IGNORECASE)
+            except re.error as exc:
+                raise self.fail(
+                    f"invalid regular expression {p!r} in {what}: {exc}",
+                    "fix the pattern (Python `re` syntax; use a TOML literal string '...')",
+                    "patterns",
+                ) from None
+
+
+def _type_name(t: type) -> str:
+    return {str: "string", list: "list", dict: "table", bool: "boolean", int: "integer"}.get(
+        t, t.__name__
+    )
+
+
+def _example(t: type) -> str:
+    return {str: '"text"', list: '["a", "b"]', dict: "a [table]", bool: "true or false", int: "a number"}[t]
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+        where = f"{source}:{m.group(1)}" if m else source
+        cause = re.sub(r"\s*\(at line.*\)$", "", msg) if m else msg
+        raise PolicyError(f"{where}: not valid TOML: {cause}", "fix the TOML syntax") from None
+
+
+def load_policy(text: str, source: str, *, path: str | None = None) -> Policy:
+    """Validate TEXT as a promptaudit policy; merge the built-in default when it extends it."""
+    data = parse_toml(text, source)
+    return _build(data, text, source, path=path)
+
+
+def _build(data: dict[str, Any], text: str, source: str, *, path: str | None, is_default: bool = False) -> Policy:
+    ld = _Loader(text, source)
+    ld.check_keys(data, _TOP_KEYS, "the policy")
+    reviewers: dict[str, tuple[str, ...]] = {}
+    for group, members in data.get("reviewers", {}).items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise ld.fail(
+                f"reviewer group '{group}' must be a list of \"Name <email>\" or \"email\" strings",
+                f'write it as {group} = ["Alice <alice@example.com>"]',
+                group,
+            )
+        for m in members:
+            if email_of(m) is None:
+                raise ld.fail(
+                    f"reviewer {m!r} in group '{group}' has no email address",
+                    'write reviewers as "Name <email>" or "email"',
+                    group,
+                )
+        reviewers[group] = tuple(members)
+
+    extends = data.get("extends")
+    if extends is not None and extends != "default":
+        raise ld.fail(f"extends = '{extends}' is not known", 'the only value is extends = "default"', "extends")
+
+    base: Policy | None = default_policy() if extends == "default" else None
+    disable = tuple(data.get("disable", ()))
+    if disable and base is None:
+        raise ld.fail("'disable' needs extends = \"default\"", 'add extends = "default" or remove disable', "disable")
+    if base is not None:
+        known = {e.id for e in (*base.guardrails, *base.forbidden)}
+        for d in disable:
+            if d not in known:
+                raise ld.fail(
+                    f"disable names '{d}', which is not a built-in entry",
+                    "see 'promptaudit policy --default' for the built-in ids",
+                    "disable",
+                )
+
+    guardrails = [_guardrail(ld, g, reviewers, i) for i, g in enumerate(_tables(ld, data, "guardrail"))]
+    forbidden = [_forbidden(ld, f, reviewers, i) for i, f in enumerate(_tables(ld, data, "forbidden"))]
+    seen: set[str] = set()
+    for e in (*guardrails, *forbidden):
+        if e.id in seen:
+            raise ld.fail(f"duplicate id '{e.id}'", "give every guardrail and forbidden entry its own id", "id", e.id)
+        seen.add(e.id)
+
+    if base is not None:
+        own = {e.id for e in (*guardrails, *forbidden)}
+        guardrails = [g for g in base.guardrails if g.id not in own and g.id not in disable] + guardrails
+        forbidden = [f for f in base.forbidden if f.id not in own and f.id not in disable] + forbidden
+
+    if "prompts" in data:
+        prompts = tuple(data["prompts"])
+    elif base is not None:
+        prompts = base.prompts
+    else:
+        raise ld.fail("'prompts' is missing", 'list your prompt files: prompts = ["prompts/**/*.md"]')
+    block_at = ld.severity(data.get("block_at", "medium"), "block_at", "the policy")
+    max_bytes = data.get("max_prompt_bytes", DEFAULT_MAX_PROMPT_BYTES)
+    if max_bytes <= 0:
+        raise ld.fail("max_prompt_bytes must be positive", "for example max_prompt_bytes = 1048576", "max_prompt_bytes")
+    return Policy(
+        source=source,
+        prompts=prompts,
+        guardrails=tuple(guardrails),
+        forbidden=tuple(forbidden),
+        reviewers=reviewers,
+        default_branch=data.get("default_branch"),
+        block_at=block_at,
+        extends=extends,
+        disable=disable,
+        strict=data.get("strict", False),
+        prompt_keys=tuple(data.get("prompt_keys", DEFAULT_PROMPT_KEYS)),
+        max_prompt_bytes=max_bytes,
+        is_default=is_default,
+        path=path,
+        text=text,
+    )
+
+
+def _tables(ld: _Loader, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = data.get(key, [])
+    for item in items:
+        if not isinstance(item, dict):
+            raise ld.fail(f"'{key}' must be written as [[{key}]] tables", f"see docs/policy.md for [[{key}]]", key)
+    return list(items)
+
+
+def _rule_fields(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], what: str) -> dict[str, Any]:
+    if "id" not in t:
+        raise ld.fail(f"a [[{what}]] entry has no id", f'add id = "short-name" to every [[{what}]]')
+    rid = t["id"]
+    label = f"[[{what}]] '{rid}'"
+    if not _ID.match(rid):
+        raise ld.fail(f"id '{rid}' is not a valid id", "use lowercase letters, digits, '.', '_' and '-'", "id", rid)
+    phrases = t.get("phrases", [])
+    patterns = t.get("patterns", [])
+    if not phrases and not patterns:
+        raise ld.fail(f"{label} has neither phrases nor patterns", "give it at least one phrase", "id", rid)
+    for p in phrases:
+        if not normalize(p):
+            raise ld.fail(f"phrase {p!r} in {label} has no words", "remove it or write words", "phrases")
+    ld.regexes(patterns, label)
+    for r in t.get("reviewers", []):
+        if r not in reviewers and email_of(r) is None:
+            known = ", ".join(sorted(reviewers)) or "none defined"
+            raise ld.fail(
+                f"{label} names reviewer '{r}', which is neither a [reviewers] group nor an email",
+                f"define the group under [reviewers] (groups: {known}) or write an email",
+                "reviewers",
+            )
+    return {
+        "id": rid,
+        "description": t.get("description", ""),
+        "severity": ld.severity(t.get("severity", "high"), "severity", label),
+        "phrases": tuple(phrases),
+        "patterns": tuple(patterns),
+        "paths": tuple(t.get("paths", ())),
+        "reviewers": tuple(t.get("reviewers", ())),
+    }
+
+
+def _guardrail(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], i: int) -> Guardrail:
+    ld.check_keys(t, _GUARDRAIL_KEYS, f"[[guardrail]] #{i + 1}")
+    return Guardrail(
+        **_rule_fields(ld, t, reviewers, "guardrail"),
+        required=t.get("required", False),
+        directive=t.get("directive", False),
+    )
+
+
+def _forbidden(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], i: int) -> Forbidden:
+    ld.check_keys(t, _FORBIDDEN_KEYS, f"[[forbidden]] #{i + 1}")
+    return Forbidden(**_rule_fields(ld, t, reviewers, "forbidden"))
+
+
+_DEFAULT: Policy | None = None
+
+
+def default_policy_text() -> str:
+    return DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+
+
+def default_policy() -> Policy:
+    """The built-in policy, used when a repository has none (parsed once per process)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        text = default_policy_text()
+        _DEFAULT = _build(parse_toml(text, "built-in default policy"), text, "built-in default policy", path=None, is_default=True)
+    return _DEFAULT

@@ -1,0 +1,116 @@
+"""The audit of a policy change: what the new policy would let through that the old one stopped.
+
+A change cannot relax the rules that judge it (BASE's policy judges), but the relaxation
+itself must be approved before it lands, or the next change would pass unreviewed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from promptaudit import findings as k
+from promptaudit.findings import SEVERITIES, Finding
+from promptaudit.policy import Forbidden, Guardrail, Policy, line_of_key, email_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+def _emails(policy: Policy, names: tuple[str, ...]) -> set[str]:
+    return {email_of(m) or m for m in policy.expand_reviewers(names)}
+
+
+def policy_weakenings(base: Policy, head: Policy | None, paths: Iterable[str]) -> list[Finding]:
+    """Blocking `policy-weakened` findings for every way HEAD's policy is laxer than BASE's."""
+    entries = (*base.guardrails, *base.forbidden)
+    top = max((e.severity for e in entries), key=SEVERITIES.index, default="high")
+    everyone = tuple(dict.fromkeys(r for e in entries for r in e.reviewers))
+    base_path = base.path or "promptaudit.toml"
+    out: list[Finding] = []
+
+    def add(entry_id: str | None, severity: str, line: int, message: str, reviewers: tuple[str, ...],
+            before: str | None = None, after: str | None = None, path: str | None = None) -> None:  # fmt: skip
+        blocking = base.blocks(severity)
+        out.append(
+            Finding(
+                kind=k.POLICY_WEAKENED,
+                guardrail=entry_id,
+                severity=severity,
+                path=path or (head.path if head and head.path else base_path),
+                line=line,
+                before=before,
+                after=after,
+                blocking=blocking,
+                message=message,
+                required_reviewers=base.expand_reviewers(reviewers) if blocking else (),
+            )
+        )
+
+    if head is None:
+        add(None, top, 1, f"the policy file {base_path} was deleted.", everyone, path=base_path)
+        return out
+
+    def line(key: str, value: str | None = None) -> int:
+        return line_of_key(head.text, key, value) or 1
+
+    if SEVERITIES.index(head.block_at) > SEVERITIES.index(base.block_at):
+        add(None, top, line("block_at"), f"block_at was raised from '{base.block_at}' to '{head.block_at}'.",
+            everyone, base.block_at, head.block_at)  # fmt: skip
+    if base.strict and not head.strict:
+        add(None, top, line("strict"), "strict was turned off.", everyone, "true", "false")
+    dropped_keys = set(base.prompt_keys) - set(head.prompt_keys)
+    if dropped_keys:
+        add(None, top, line("prompt_keys"), f"prompt_keys no longer include {sorted(dropped_keys)}.", everyone)
+    all_paths = sorted(set(paths))
+    lost = [p for p in all_paths if base.is_prompt(p) and not head.is_prompt(p)]
+    if lost:
+        add(None, top, line("prompts"),
+            f"prompts no longer cover {_list(lost)}, so they would not be audited.", everyone)  # fmt: skip
+
+    for old in entries:
+        new = head.entry(old.id)
+        what = "guardrail" if isinstance(old, Guardrail) else "forbidden entry"
+        if new is None or type(new) is not type(old):
+            add(old.id, old.severity, 1, f"{what} '{old.id}' was removed from the policy.", old.reviewers,
+                old.description or old.id, None)  # fmt: skip
+            continue
+        at = line("id", old.id)
+        reasons = _entry_weakenings(base, head, old, new, all_paths)
+        for reason in reasons:
+            add(old.id, old.severity, at, f"{what} '{old.id}': {reason}.", old.reviewers)
+    return out
+
+
+def _entry_weakenings(base: Policy, head: Policy, old: Guardrail | Forbidden, new: Guardrail | Forbidden,
+                      paths: list[str]) -> list[str]:  # fmt: skip
+    reasons = []
+    lost_phrases = [p for p, n in zip(old.phrases, old.norm_phrases) if n not in new.norm_phrases]
+    if lost_phrases:
+        reasons.append(f"phrases removed: {_list(lost_phrases)}")
+    lost_patterns = [p for p in old.patterns if p not in new.patterns]
+    if lost_patterns:
+        reasons.append(f"patterns removed: {_list(lost_patterns)}")
+    if SEVERITIES.index(new.severity) < SEVERITIES.index(old.severity):
+        reasons.append(f"severity lowered from '{old.severity}' to '{new.severity}'")
+    if isinstance(old, Guardrail) and isinstance(new, Guardrail):
+        if old.required and not new.required:
+            reasons.append("no longer required")
+        if new.directive and not old.directive:
+            reasons.append("now matches only directive clauses")
+    narrowed = [p for p in paths if base.is_prompt(p) and old.applies_to(p) and not new.applies_to(p)]
+    if narrowed:
+        reasons.append(f"paths no longer cover {_list(narrowed)}")
+    before, after = _emails(base, old.reviewers), _emails(head, new.reviewers)
+    if before != after:
+        changes = []
+        if after - before:
+            changes.append(f"added {_list(sorted(after - before))}")
+        if before - after:
+            changes.append(f"removed {_list(sorted(before - after))}")
+        reasons.append("who may approve changed (" + "; ".join(changes) + ")")
+    return reasons
+
+
+def _list(items: list[str], most: int = 5) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")

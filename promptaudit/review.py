@@ -1,0 +1,183 @@
+"""One review: read the change from git, pick the policy that judges it, run the audit.
+
+This is the only place where git and the pure audit meet. It reads nothing it does not need:
+when a staged change touches no prompt and not the policy, it stops after one `git diff`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from promptaudit.audit import FileChange, audit
+from promptaudit.errors import GitError, PolicyError, PromptError
+from promptaudit.findings import Finding, Review
+from promptaudit.formats import decode
+from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, Repository
+from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+@dataclass(frozen=True)
+class Range:
+    """What to review: BASE (None: the empty tree) to HEAD (a commit id, or INDEX)."""
+
+    base: str | None
+    head: str
+
+    def describe(self) -> str:
+        return f"{(self.base or 'empty tree')[:12]}..{self.head[:12]}"
+
+
+def resolve_range(repo: Repository, spec: str | None, *, base: str | None = None,
+                  staged: bool = False, policy: Policy | None = None) -> Range:  # fmt: skip
+    """Turn the command line's words into commit ids.
+
+    `A..B` is a range; a single REV means REV^..REV (the empty tree for a root commit);
+    nothing means merge-base(HEAD, default branch)..HEAD.
+    """
+    if staged:
+        return Range(repo.head(), INDEX)
+    if base is not None:
+        if spec:
+            raise GitError("give either --base or a range, not both", "promptaudit review --base REF")
+        return Range(repo.resolve(base), repo.resolve("HEAD"))
+    if spec and ".." in spec:
+        if "..." in spec:
+            left, right = spec.split("...", 1)
+            head = repo.resolve(right or "HEAD")
+            return Range(repo.merge_base(repo.resolve(left or "HEAD"), head), head)
+        left, right = spec.split("..", 1)
+        return Range(repo.resolve(left or "HEAD"), repo.resolve(right or "HEAD"))
+    if spec:
+        head = repo.resolve(spec)
+        return Range(repo.parent(head), head)
+    head_sha = repo.head()
+    if head_sha is None:
+        raise GitError("the repository has no commits yet", "commit first, or review the index: --staged")
+    configured = policy.default_branch if policy else _configured_default_branch(repo)
+    branch = repo.default_branch(configured)
+    return Range(repo.merge_base(repo.resolve(branch), head_sha), head_sha)
+
+
+def _configured_default_branch(repo: Repository) -> str | None:
+    try:
+        found = _policy_at(repo, "HEAD")
+    except PolicyError:
+        return None
+    return found.default_branch if found else None
+
+
+def _read(repo: Repository, rev: str | None, path: str) -> bytes | None:
+    if rev is None:
+        return None
+    return repo.blobs.read(f":{path}" if rev == INDEX else f"{rev}:{path}")
+
+
+def _policy_at(repo: Repository, rev: str | None) -> Policy | None:
+    """The policy committed at REV (or staged in the index), None when there is none."""
+    found = [(name, data) for name in POLICY_FILES if (data := _read(repo, rev, name)) is not None]
+    where = "the index" if rev == INDEX else (rev[:12] if rev else "")
+    if len(found) > 1:
+        raise PolicyError(
+            f"both promptaudit.toml and .promptaudit.toml exist at {where}",
+            "keep one policy file and delete the other",
+        )
+    if not found:
+        return None
+    name, data = found[0]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PolicyError(f"{name} at {where} is not UTF-8", "re-save it as UTF-8") from None
+    return load_policy(text, f"{name}@{where}", path=name)
+
+
+def load_policy_file(path: str) -> Policy:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror}", "check the --policy path") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"policy {path} is not UTF-8", "re-save it as UTF-8") from None
+    return load_policy(text, path, path=Path(path).name)
+
+
+def judging_policy(repo: Repository, rng: Range, override: str | None = None) -> tuple[Policy, Policy | None]:
+    """(the policy that judges, BASE's own policy or None): BASE's, else HEAD's, else built-in."""
+    if override:
+        return load_policy_file(override), None
+    at_base = _policy_at(repo, rng.base)
+    if at_base is not None:
+        return at_base, at_base
+    at_head = _policy_at(repo, rng.head)
+    return (at_head or default_policy()), None
+
+
+def run_review(repo: Repository, rng: Range, *, policy_override: str | None = None) -> Review:
+    """Audit the change RNG under the judging policy."""
+    judge, base_policy = judging_policy(repo, rng, policy_override)
+    changes = repo.diff(rng.base, rng.head)
+    policy_changed = any(c.old_path in POLICY_FILES or c.new_path in POLICY_FILES for c in changes)
+    relevant = [c for c in changes if _touches_prompt(judge, c)]
+    head_label = rng.head
+    if not relevant and not (policy_changed and base_policy is not None):
+        return Review(rng.base or repo.empty_tree, head_label, judge.source)
+
+    file_changes = [_file_change(repo, judge, rng, c) for c in relevant]
+    found: list[Finding] = audit(judge, file_changes)
+    if policy_changed and base_policy is not None and policy_override is None:
+        found += _policy_findings(repo, rng, base_policy)
+    found.sort(key=Finding.sort_key)
+    return Review(rng.base or repo.empty_tree, head_label, judge.source, tuple(found))
+
+
+def _touches_prompt(policy: Policy, change: Change) -> bool:
+    return any(p is not None and policy.is_prompt(p) for p in (change.old_path, change.new_path))
+
+
+def _file_change(repo: Repository, policy: Policy, rng: Range, change: Change) -> FileChange:
+    old_text = new_text = None
+    if change.old_path and policy.is_prompt(change.old_path):
+        old_text = _prompt_text(repo, policy, change.old_path, change.old_blob, change.old_mode, rng.base)
+    if change.new_path and policy.is_prompt(change.new_path):
+        new_text = _prompt_text(repo, policy, change.new_path, change.new_blob, change.new_mode, rng.head)
+    return FileChange(change.old_path, change.new_path, old_text, new_text)
+
+
+def _prompt_text(repo: Repository, policy: Policy, path: str, blob: str | None, mode: str | None,
+                 rev: str | None) -> str | None:  # fmt: skip
+    if blob is None:
+        return None
+    where = "the index" if rev == INDEX else (rev or "")[:12]
+    if mode == MODE_SYMLINK:
+        raise PromptError(f"{path} at {where} is a symbolic link, not a prompt file",
+                          "commit the prompt itself, not a link to it")  # fmt: skip
+    if mode == MODE_SUBMODULE:
+        raise PromptError(f"{path} at {where} is a submodule, not a prompt file",
+                          "audit the submodule's own repository, or narrow the prompts globs")  # fmt: skip
+    data = repo.blobs.read(blob)
+    if data is None:
+        raise GitError(f"cannot read {path} at {where} (object {blob[:12]} is missing)",
+                       "fetch the missing objects, or run git fsck")  # fmt: skip
+    return decode(data, path, policy.max_prompt_bytes)
+
+
+def _policy_findings(repo: Repository, rng: Range, base_policy: Policy) -> list[Finding]:
+    from promptaudit.policy_diff import policy_weakenings
+
+    try:
+        head_policy = _policy_at(repo, rng.head)
+    except PolicyError as exc:
+        raise PolicyError(f"the changed policy is invalid: {exc.message}", exc.hint) from None
+    paths = set(repo.list_files(rng.head))
+    if rng.base:
+        paths |= set(repo.list_files(rng.base))
+    return policy_weakenings(base_policy, head_policy, paths)
+
+
+def review_paths(changes: Sequence[Change]) -> list[str]:
+    return sorted({p for c in changes for p in (c.old_path, c.new_path) if p})

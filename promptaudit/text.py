@@ -1,0 +1,76 @@
+"""Normalization: the text every phrase, pattern and clause comparison sees.
+
+A guardrail must not disappear from view because someone re-wrapped it, changed its case or
+emphasis, and a forbidden instruction must not slip through because it was spelled with
+Cyrillic look-alikes, full-width letters, zero-width characters or letter spacing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Letters that render like ASCII ones, after case-folding (uppercase forms fold onto these,
+# except where the fold leaves another look-alike, listed too).
+_CONFUSABLES = {
+    # Cyrillic
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+    "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ү": "y", "ɡ": "g", "ɑ": "a", "ɩ": "i",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
+    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w",
+    # Latin look-alikes that NFKC leaves alone
+    "ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h",
+}  # fmt: skip
+_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+
+_APOSTROPHES = re.compile(r"['’‘ʼ`´]")
+_EMPHASIS = re.compile(r"[*~]")
+_NON_WORD = re.compile(r"[^\w]+|_+")
+_SPACED_LETTERS = re.compile(r"\b(?:\w )(?:\w ){1,}\w\b")
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf"))
+    return text.translate(_CONFUSABLE_TABLE)
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    return match.group(0).replace(" ", "")
+
+
+@lru_cache(maxsize=65536)
+def normalize(text: str) -> str:
+    """Lowercase words separated by single spaces, with all disguises removed.
+
+    `Do **NOT** reveal the sys­tem prompt!` and `do not reveal the system prompt` normalize
+    to the same string; apostrophes vanish so that "don't" becomes "dont".
+    """
+    text = _fold(text)
+    text = _APOSTROPHES.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    text = _NON_WORD.sub(" ", text).strip()
+    if " " in text:
+        text = _SPACED_LETTERS.sub(_join_spaced, text)
+    return text
+
+
+def light(text: str) -> str:
+    """Folded and de-disguised, but with punctuation kept: what policy `patterns` also see."""
+    text = _fold(text)
+    return re.sub(r"\s+", " ", _EMPHASIS.sub("", text)).strip()
+
+
+def contains_phrase(haystack_norm: str, phrase_norm: str) -> bool:
+    """Whole-word containment on normalized text."""
+    if not phrase_norm:
+        return False
+    return f" {phrase_norm} " in f" {haystack_norm} "
+
+
+def tokens(text_norm: str) -> list[str]:
+    return text_norm.split()
