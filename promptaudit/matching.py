@@ -244,7 +244,7 @@ _SENSITIVE = re.compile(
     r"extremis\w*|terror\w*|violen\w*|personal|private|privacy|pii|dox\w*|address|password\w*|"
     r"credential\w*|secret\w*|confidential\w*|system prompt|instructions|jailbreak\w*|honest\w*|"
     r"lie|lies|deceiv\w*|fabricat\w*|illegal|malware|drugs?|medical|legal advice|copyright\w*|"
-    r"safety|harm\w*|dangerous)\b"
+    r"safety|harm\w*|dangerous|stalk\w*|track\w* (?:a|someone|people|person)|surveil\w*|abus\w*)\b"
 )
 
 
