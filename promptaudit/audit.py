@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from promptaudit import findings as k
 from promptaudit.clauses import Clause, clauses_of
 from promptaudit.findings import Finding
+from promptaudit.structure import structural_changes
 from promptaudit.matching import (
     best_successor,
     grants_exception,
@@ -43,6 +44,7 @@ class _Side:
     path: str | None
     clauses: list[Clause] = field(default_factory=list)
     present: bool = False  # the file exists on this side and is a prompt there
+    text: str = ""
 
     @property
     def norms(self) -> Counter[str]:
@@ -54,7 +56,7 @@ def _side(
 ) -> _Side:
     if path is None or text is None or not policy.is_prompt(path):
         return _Side(path)
-    return _Side(path, parse(path, text), True)
+    return _Side(path, parse(path, text), True, text)
 
 
 def default_parser(policy: Policy) -> Callable[[str, str], list[Clause]]:
@@ -195,19 +197,31 @@ class _FileAudit:
             self.compare(g, before, after)
         elif after and not before:
             self.add(
-                k.GUARDRAIL_ADDED, g.id, g.severity, new_path, after[0].line, None, after[0],
+                k.GUARDRAIL_ADDED,
+                g.id,
+                g.severity,
+                new_path,
+                after[0].line,
+                None,
+                after[0],
                 f"{new_path} now carries guardrail '{g.id}'.",
-            )  # fmt: skip
+            )
         if g.required and new_applies and not after and not (before and not after):
             was_missing = old_applies and not before
             self.add(
-                k.GUARDRAIL_MISSING, g.id, g.severity, new_path, 1, None, None,
+                k.GUARDRAIL_MISSING,
+                g.id,
+                g.severity,
+                new_path,
+                1,
+                None,
+                None,
                 f"required guardrail '{g.id}' is not in {new_path}"
                 + (" (it was already missing before this change)." if was_missing else ".")
                 + (f" {g.description}" if g.description else ""),
                 g.reviewers,
                 blocking=False if was_missing else None,
-            )  # fmt: skip
+            )
         if before and after:
             self.exceptions_added(g, before, after)
 
@@ -221,11 +235,21 @@ class _FileAudit:
             why = f"{old_path} was renamed to {self.new.path}, outside the guardrail's paths"
         else:
             why = f"no clause of {self.new.path} carries it any more"
+            changed = structural_changes(old_path, self.old.text, self.new.path, self.new.text)
+            if changed:
+                why += " (" + "; ".join(changed) + ")"
         self.add(
-            k.GUARDRAIL_REMOVED, g.id, g.severity, old_path, clause.line, clause, None,
-            f"guardrail '{g.id}' was removed: {why}.", g.reviewers,
+            k.GUARDRAIL_REMOVED,
+            g.id,
+            g.severity,
+            old_path,
+            clause.line,
+            clause,
+            None,
+            f"guardrail '{g.id}' was removed: {why}.",
+            g.reviewers,
             anchor=self.anchor_for(clause),
-        )  # fmt: skip
+        )
 
     def compare(self, g: Guardrail, before: list[Clause], after: list[Clause]) -> None:
         gone = self.gone(before)
@@ -241,31 +265,59 @@ class _FileAudit:
                 reason = lost_force(old_clause.norm, succ.norm)
                 if reason:
                     self.add(
-                        k.GUARDRAIL_WEAKENED, g.id, g.severity, path, succ.line, old_clause, succ,
-                        f"guardrail '{g.id}' was weakened: {reason}.", g.reviewers,
-                    )  # fmt: skip
+                        k.GUARDRAIL_WEAKENED,
+                        g.id,
+                        g.severity,
+                        path,
+                        succ.line,
+                        old_clause,
+                        succ,
+                        f"guardrail '{g.id}' was weakened: {reason}.",
+                        g.reviewers,
+                    )
                 else:
                     self.add(
-                        k.GUARDRAIL_MODIFIED, g.id, g.severity, path, succ.line, old_clause, succ,
+                        k.GUARDRAIL_MODIFIED,
+                        g.id,
+                        g.severity,
+                        path,
+                        succ.line,
+                        old_clause,
+                        succ,
                         f"the clause carrying guardrail '{g.id}' was reworded without losing force.",
-                    )  # fmt: skip
+                    )
                 continue
             # Dropped outright while other clauses still carry the guardrail: it is weaker
             # only if what is left no longer says it with the same force.
             remaining = [c for c in after if c not in fresh_after] + new
-            strongest = next((c for c in remaining if lost_force(old_clause.norm, c.norm) is None), None)
+            strongest = next(
+                (c for c in remaining if lost_force(old_clause.norm, c.norm) is None), None
+            )
             if strongest is None:
                 rest = remaining[0] if remaining else after[0]
                 self.add(
-                    k.GUARDRAIL_WEAKENED, g.id, g.severity, path, rest.line, old_clause, rest,
+                    k.GUARDRAIL_WEAKENED,
+                    g.id,
+                    g.severity,
+                    path,
+                    rest.line,
+                    old_clause,
+                    rest,
                     f"guardrail '{g.id}' was weakened: its strongest clause was removed and "
-                    f"line {rest.line} says it with less force.", g.reviewers,
-                )  # fmt: skip
+                    f"line {rest.line} says it with less force.",
+                    g.reviewers,
+                )
             else:
                 self.add(
-                    k.GUARDRAIL_MODIFIED, g.id, g.severity, path, strongest.line, old_clause, strongest,
+                    k.GUARDRAIL_MODIFIED,
+                    g.id,
+                    g.severity,
+                    path,
+                    strongest.line,
+                    old_clause,
+                    strongest,
                     f"one clause carrying guardrail '{g.id}' was removed; line {strongest.line} still carries it.",
-                )  # fmt: skip
+                )
 
     def exceptions_added(self, g: Guardrail, before: list[Clause], after: list[Clause]) -> None:
         """A new clause elsewhere on the guardrail's topic that grants leave from it."""
@@ -276,10 +328,16 @@ class _FileAudit:
             if c.text in claimed or not grants_exception(c.norm, [b.norm for b in before]):
                 continue
             self.add(
-                k.GUARDRAIL_WEAKENED, g.id, g.severity, path, c.line, after[0], c,
+                k.GUARDRAIL_WEAKENED,
+                g.id,
+                g.severity,
+                path,
+                c.line,
+                after[0],
+                c,
                 f"guardrail '{g.id}' was weakened: a new clause grants an exception to it.",
                 g.reviewers,
-            )  # fmt: skip
+            )
 
     def check_forbidden(self) -> None:
         if not self.new.present:
@@ -297,11 +355,17 @@ class _FileAudit:
                     old_hits[c.norm] -= 1
                     continue
                 self.add(
-                    k.FORBIDDEN_ADDED, entry.id, entry.severity, new_path, c.line, None, c,
+                    k.FORBIDDEN_ADDED,
+                    entry.id,
+                    entry.severity,
+                    new_path,
+                    c.line,
+                    None,
+                    c,
                     f"forbidden instruction '{entry.id}' was added"
                     + (f": {entry.description}" if entry.description else "."),
                     entry.reviewers,
-                )  # fmt: skip
+                )
 
     def check_unlisted(self) -> None:
         if not self.old.present:
@@ -313,21 +377,37 @@ class _FileAudit:
         for c in gone:
             if not reads_like_safety_rule(c.norm):
                 continue
-            if any(satisfying(g, [c], loose=True) for g in self.policy.guardrails if g.applies_to(self.old.path or "")):
+            if any(
+                satisfying(g, [c], loose=True)
+                for g in self.policy.guardrails
+                if g.applies_to(self.old.path or "")
+            ):
                 continue
             succ = best_successor(c, new, threshold=0.5)
             if succ is not None and lost_force(c.norm, succ.norm) is None:
                 continue
             where = f"{self.new.path}" if self.new.present else "the file"
             self.add(
-                k.UNLISTED_GUARDRAIL_REMOVED, None, "medium", self.old.path or "", c.line, c, succ,
+                k.UNLISTED_GUARDRAIL_REMOVED,
+                None,
+                "medium",
+                self.old.path or "",
+                c.line,
+                c,
+                succ,
                 f"a clause that reads like a safety rule left {where}, and no guardrail covers it; "
                 "add a [[guardrail]] for it to the policy if it must stay.",
                 blocking=self.policy.strict,
                 anchor=self.anchor_for(c),
-            )  # fmt: skip
+            )
 
 
 BLOCKING_KINDS = frozenset(
-    {k.GUARDRAIL_REMOVED, k.GUARDRAIL_WEAKENED, k.FORBIDDEN_ADDED, k.POLICY_WEAKENED, k.GUARDRAIL_MISSING}
+    {
+        k.GUARDRAIL_REMOVED,
+        k.GUARDRAIL_WEAKENED,
+        k.FORBIDDEN_ADDED,
+        k.POLICY_WEAKENED,
+        k.GUARDRAIL_MISSING,
+    }
 )

@@ -31,9 +31,14 @@ def cli() -> None:
 
 def _repo_option(f: Any) -> Any:
     return click.option(
-        "-C", "--repo", "repo_path", default=".", metavar="PATH", show_default=True,
+        "-C",
+        "--repo",
+        "repo_path",
+        default=".",
+        metavar="PATH",
+        show_default=True,
         help="Run as if started in PATH.",
-    )(f)  # fmt: skip
+    )(f)
 
 
 @cli.command()
@@ -41,13 +46,25 @@ def _repo_option(f: Any) -> Any:
 @click.option("--base", "base", metavar="REF", help="Same as REF..HEAD.")
 @click.option("--staged", is_flag=True, help="Audit the index against HEAD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--policy", "policy_path", metavar="PATH",
-              help="Judge with this policy file instead of the one committed at BASE.")  # fmt: skip
+@click.option(
+    "--policy",
+    "policy_path",
+    metavar="PATH",
+    help="Judge with this policy file instead of the one committed at BASE.",
+)
 @click.option("-o", "--output", "output", metavar="FILE", help="Write the report to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit code speaks.")
 @_repo_option
-def review(revisions: str | None, base: str | None, staged: bool, fmt: str,
-           policy_path: str | None, output: str | None, quiet: bool, repo_path: str) -> int:  # fmt: skip
+def review(
+    revisions: str | None,
+    base: str | None,
+    staged: bool,
+    fmt: str,
+    policy_path: str | None,
+    output: str | None,
+    quiet: bool,
+    repo_path: str,
+) -> int:
     """Audit a change: BASE..HEAD, one commit REV, or this branch against the default branch.
 
     Exit codes: 0 nothing blocking, 1 blocking findings without approval, 2 error.
@@ -68,12 +85,18 @@ def review(revisions: str | None, base: str | None, staged: bool, fmt: str,
 
 
 @cli.command()
-@click.option("--message-file", "message_file", metavar="PATH",
-              help="The commit message being written (the commit-msg hook's $1).")  # fmt: skip
+@click.option(
+    "--message-file",
+    "message_file",
+    metavar="PATH",
+    help="The commit message being written (the commit-msg hook's $1).",
+)
 @click.option("--policy", "policy_path", metavar="PATH", help="Judge with this policy file.")
 @click.option("--warn-only", is_flag=True, help="Report, but always exit 0 (the pre-commit stage).")
 @_repo_option
-def check(message_file: str | None, policy_path: str | None, warn_only: bool, repo_path: str) -> int:
+def check(
+    message_file: str | None, policy_path: str | None, warn_only: bool, repo_path: str
+) -> int:
     """The hook: audit the staged change; silent when nothing blocks."""
     result = _review(repo_path, None, staged=True, policy_path=policy_path)
     if result.blocked:
@@ -101,7 +124,10 @@ def policy(show_default: bool, check_path: str | None, repo_path: str) -> int:
                 check_path = os.path.join(repo_path, name)
                 break
         else:
-            raise FatalError("no promptaudit.toml here", "create one, or start from: promptaudit policy --default")
+            raise FatalError(
+                "no promptaudit.toml here",
+                "create one, or start from: promptaudit policy --default",
+            )
     from promptaudit.review import load_policy_file
 
     loaded = load_policy_file(check_path)
@@ -122,8 +148,14 @@ def demo(keep: str | None) -> int:
     return EXIT_OK
 
 
-def _review(repo_path: str, revisions: str | None, *, base: str | None = None, staged: bool = False,
-            policy_path: str | None = None) -> Review:  # fmt: skip
+def _review(
+    repo_path: str,
+    revisions: str | None,
+    *,
+    base: str | None = None,
+    staged: bool = False,
+    policy_path: str | None = None,
+) -> Review:
     from promptaudit.git import Repository
     from promptaudit.review import resolve_range, run_review
 
@@ -139,8 +171,11 @@ def _color() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every failure becomes exit 2 with one line and a hint, never a traceback."""
     try:
-        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="promptaudit",
-                      standalone_mode=False)  # fmt: skip
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="promptaudit",
+            standalone_mode=False,
+        )
     except FatalError as exc:
         click.echo(f"promptaudit: {exc.kind}: {exc.message}", err=True)
         if exc.hint:
@@ -160,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("PROMPTAUDIT_DEBUG"):
             raise
         click.echo(f"promptaudit: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("hint: this is a bug; rerun with PROMPTAUDIT_DEBUG=1 and report the traceback", err=True)
+        click.echo(
+            "hint: this is a bug; rerun with PROMPTAUDIT_DEBUG=1 and report the traceback", err=True
+        )
         return EXIT_ERROR
     return int(rv) if isinstance(rv, int) else EXIT_OK

@@ -260,6 +260,8 @@ def parse_raw_diff(out: bytes) -> list[Change]:
         old_mode, new_mode, old_sha, new_sha, status = meta[1:].decode().split()
         letter = status[0]
         first = fields[i + 1].decode("utf-8", "surrogateescape")
+        old_path: str | None
+        new_path: str | None
         if letter in "RC":
             second = fields[i + 2].decode("utf-8", "surrogateescape")
             i += 3
@@ -300,7 +302,9 @@ class BlobReader:
         stdin.flush()
         header = stdout.readline()
         if not header:
-            raise GitError("git cat-file stopped unexpectedly", "check the repository with git fsck")
+            raise GitError(
+                "git cat-file stopped unexpectedly", "check the repository with git fsck"
+            )
         parts = header.split()
         if len(parts) < 3 or parts[1] == b"missing":
             return None

@@ -83,7 +83,9 @@ def _present(norm: str, vocabulary: Sequence[str]) -> set[str]:
 
 def is_directive(norm: str) -> bool:
     """Reads as a rule: it prohibits, mandates or refuses something."""
-    return bool(_present(norm, STRONG) or _present(norm, NEGATIONS) or _present(norm, ("avoid", "should")))
+    return bool(
+        _present(norm, STRONG) or _present(norm, NEGATIONS) or _present(norm, ("avoid", "should"))
+    )
 
 
 def satisfies(rule: Rule, clause: Clause, *, loose: bool = False) -> bool:
@@ -143,7 +145,9 @@ class Force:
         return bool(self.strong)
 
 
-_EVEN = re.compile(r"\beven (?:if|when|though)\b(?: the user| a user| users| they| asked| requested)?")
+_EVEN = re.compile(
+    r"\beven (?:if|when|though)\b(?: the user| a user| users| they| asked| requested)?"
+)
 
 
 def force(norm: str) -> Force:
@@ -166,9 +170,9 @@ def lost_force(before_norm: str, after_norm: str) -> str | None:
     """Why AFTER is weaker than BEFORE, or None when it kept its force."""
     b, a = force(before_norm), force(after_norm)
     if b.is_strong and not a.is_strong:
-        softer = a.weak - b.weak
-        if softer:
-            return f"its modal was downgraded ({_quote(b.strong)} -> {_quote(softer)})"
+        swapped_in = a.weak - b.weak
+        if swapped_in:
+            return f"its modal was downgraded ({_quote(b.strong)} -> {_quote(swapped_in)})"
         return f"it no longer says {_quote(b.strong)}"
     if b.negations and not a.negations:
         return f"its negation was dropped ({_quote(b.negations)})"
@@ -178,7 +182,10 @@ def lost_force(before_norm: str, after_norm: str) -> str | None:
     hedged = a.hedges - b.hedges
     if hedged:
         return f"a hedge was added ({_quote(hedged)})"
-    softer = (a.weak - b.weak) - {"avoid"} if b.is_strong and len(a.strong) < len(b.strong) else set()
+    # "must never" -> "should never": still strong, but one strong word gave way to a weak one.
+    softer = set()
+    if b.is_strong and len(a.strong) < len(b.strong):
+        softer = set(a.weak - b.weak) - {"avoid"}
     if softer:
         return f"its modal was softened ({_quote(b.strong - a.strong)} -> {_quote(softer)})"
     return None
@@ -201,10 +208,47 @@ def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
 
 _STOP = frozenset(
     normalize(w)
-    for w in (
-        "the a an and or of to in on for with you your is are be it this that as at by from "
-        "any all if will should must not never do don't its their them they user users"
-    ).split()
+    for w in [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "you",
+        "your",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "as",
+        "at",
+        "by",
+        "from",
+        "any",
+        "all",
+        "if",
+        "will",
+        "should",
+        "must",
+        "not",
+        "never",
+        "do",
+        "don't",
+        "its",
+        "their",
+        "them",
+        "they",
+        "user",
+        "users",
+    ]
 )
 
 
@@ -227,7 +271,9 @@ def similarity(a_norm: str, b_norm: str) -> float:
     return len(a & b) / len(a | b)
 
 
-def best_successor(clause: Clause, candidates: Sequence[Clause], threshold: float = 0.25) -> Clause | None:
+def best_successor(
+    clause: Clause, candidates: Sequence[Clause], threshold: float = 0.25
+) -> Clause | None:
     best: Clause | None = None
     score = threshold
     for c in candidates:

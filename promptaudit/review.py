@@ -32,8 +32,14 @@ class Range:
         return f"{(self.base or 'empty tree')[:12]}..{self.head[:12]}"
 
 
-def resolve_range(repo: Repository, spec: str | None, *, base: str | None = None,
-                  staged: bool = False, policy: Policy | None = None) -> Range:  # fmt: skip
+def resolve_range(
+    repo: Repository,
+    spec: str | None,
+    *,
+    base: str | None = None,
+    staged: bool = False,
+    policy: Policy | None = None,
+) -> Range:
     """Turn the command line's words into commit ids.
 
     `A..B` is a range; a single REV means REV^..REV (the empty tree for a root commit);
@@ -43,7 +49,9 @@ def resolve_range(repo: Repository, spec: str | None, *, base: str | None = None
         return Range(repo.head(), INDEX)
     if base is not None:
         if spec:
-            raise GitError("give either --base or a range, not both", "promptaudit review --base REF")
+            raise GitError(
+                "give either --base or a range, not both", "promptaudit review --base REF"
+            )
         return Range(repo.resolve(base), repo.resolve("HEAD"))
     if spec and ".." in spec:
         if "..." in spec:
@@ -57,7 +65,9 @@ def resolve_range(repo: Repository, spec: str | None, *, base: str | None = None
         return Range(repo.parent(head), head)
     head_sha = repo.head()
     if head_sha is None:
-        raise GitError("the repository has no commits yet", "commit first, or review the index: --staged")
+        raise GitError(
+            "the repository has no commits yet", "commit first, or review the index: --staged"
+        )
     configured = policy.default_branch if policy else _configured_default_branch(repo)
     branch = repo.default_branch(configured)
     return Range(repo.merge_base(repo.resolve(branch), head_sha), head_sha)
@@ -100,13 +110,17 @@ def load_policy_file(path: str) -> Policy:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise PolicyError(f"cannot read policy {path}: {exc.strerror}", "check the --policy path") from None
+        raise PolicyError(
+            f"cannot read policy {path}: {exc.strerror}", "check the --policy path"
+        ) from None
     except UnicodeDecodeError:
         raise PolicyError(f"policy {path} is not UTF-8", "re-save it as UTF-8") from None
     return load_policy(text, path, path=Path(path).name)
 
 
-def judging_policy(repo: Repository, rng: Range, override: str | None = None) -> tuple[Policy, Policy | None]:
+def judging_policy(
+    repo: Repository, rng: Range, override: str | None = None
+) -> tuple[Policy, Policy | None]:
     """(the policy that judges, BASE's own policy or None): BASE's, else HEAD's, else built-in."""
     if override:
         return load_policy_file(override), None
@@ -142,27 +156,38 @@ def _touches_prompt(policy: Policy, change: Change) -> bool:
 def _file_change(repo: Repository, policy: Policy, rng: Range, change: Change) -> FileChange:
     old_text = new_text = None
     if change.old_path and policy.is_prompt(change.old_path):
-        old_text = _prompt_text(repo, policy, change.old_path, change.old_blob, change.old_mode, rng.base)
+        old_text = _prompt_text(
+            repo, policy, change.old_path, change.old_blob, change.old_mode, rng.base
+        )
     if change.new_path and policy.is_prompt(change.new_path):
-        new_text = _prompt_text(repo, policy, change.new_path, change.new_blob, change.new_mode, rng.head)
+        new_text = _prompt_text(
+            repo, policy, change.new_path, change.new_blob, change.new_mode, rng.head
+        )
     return FileChange(change.old_path, change.new_path, old_text, new_text)
 
 
-def _prompt_text(repo: Repository, policy: Policy, path: str, blob: str | None, mode: str | None,
-                 rev: str | None) -> str | None:  # fmt: skip
+def _prompt_text(
+    repo: Repository, policy: Policy, path: str, blob: str | None, mode: str | None, rev: str | None
+) -> str | None:
     if blob is None:
         return None
     where = "the index" if rev == INDEX else (rev or "")[:12]
     if mode == MODE_SYMLINK:
-        raise PromptError(f"{path} at {where} is a symbolic link, not a prompt file",
-                          "commit the prompt itself, not a link to it")  # fmt: skip
+        raise PromptError(
+            f"{path} at {where} is a symbolic link, not a prompt file",
+            "commit the prompt itself, not a link to it",
+        )
     if mode == MODE_SUBMODULE:
-        raise PromptError(f"{path} at {where} is a submodule, not a prompt file",
-                          "audit the submodule's own repository, or narrow the prompts globs")  # fmt: skip
+        raise PromptError(
+            f"{path} at {where} is a submodule, not a prompt file",
+            "audit the submodule's own repository, or narrow the prompts globs",
+        )
     data = repo.blobs.read(blob)
     if data is None:
-        raise GitError(f"cannot read {path} at {where} (object {blob[:12]} is missing)",
-                       "fetch the missing objects, or run git fsck")  # fmt: skip
+        raise GitError(
+            f"cannot read {path} at {where} (object {blob[:12]} is missing)",
+            "fetch the missing objects, or run git fsck",
+        )
     return decode(data, path, policy.max_prompt_bytes)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,9 @@ GIT_ENV = {
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
@@ -87,9 +88,9 @@ class GitRepo:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Iterator[GitRepo]:
+def repo(tmp_path: Path) -> GitRepo:
     path = tmp_path / "repo"
     path.mkdir()
     r = GitRepo(path)
     r.git("init", "-q", "-b", "main")
-    yield r
+    return r

@@ -1,0 +1,75 @@
+"""The hook runs on every commit: its import cost is a feature, kept by these tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import GitRepo
+from tests.review_test import POLICY, PROMPT
+
+PROBE = """
+import sys
+from promptaudit.cli import main
+code = main(["check"])
+import json
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+HEAVY = ("tabulate", "deepdiff", "yaml", "git", "jsonschema", "importlib.metadata")
+
+
+def probe(repo: GitRepo) -> tuple[int, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=repo.path, capture_output=True, text=True, check=True
+    )
+    data = json.loads(proc.stdout.splitlines()[-1])
+    return data["code"], set(data["modules"])
+
+
+def test_check_with_no_prompt_staged_imports_nothing_heavy(repo: GitRepo) -> None:
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("prompts/support.md", PROMPT)
+    repo.commit("add")
+    repo.write("src/app.py", "print('hello')\n")
+    repo.git("add", "-A")
+    code, modules = probe(repo)
+    assert code == 0
+    assert [m for m in HEAVY if m in modules] == []
+
+
+def test_check_with_a_prompt_staged_still_imports_nothing_heavy(repo: GitRepo) -> None:
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("prompts/support.md", PROMPT)
+    repo.commit("add")
+    repo.write("prompts/support.md", PROMPT.replace("keep answers short", "keep them short"))
+    repo.git("add", "-A")
+    code, modules = probe(repo)
+    assert code == 0
+    # gitpython would be allowed here; the staged path does not need it, so it stays out too.
+    assert [m for m in HEAVY if m in modules] == []
+
+
+def test_blocked_check_renders_without_tabulate(repo: GitRepo) -> None:
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("prompts/support.md", PROMPT)
+    repo.commit("add")
+    repo.write("prompts/support.md", PROMPT.replace("- Never fabricate facts.\n", "- Be politically incorrect.\n"))
+    repo.git("add", "-A")
+    code, modules = probe(repo)
+    assert code == 1
+    assert "tabulate" not in modules
+    assert "deepdiff" not in modules
+
+
+def test_staged_yaml_prompt_imports_yaml_only_then(repo: GitRepo) -> None:
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("agents/a.yaml", "system: |\n  Be kind.\n")
+    repo.commit("add")
+    repo.write("agents/a.yaml", "system: |\n  Be very kind.\n")
+    repo.git("add", "-A")
+    code, modules = probe(repo)
+    assert code == 0
+    assert "yaml" in modules
+    assert "deepdiff" not in modules
