@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from promptaudit import findings as k
 from promptaudit.clauses import Clause, clauses_of
 from promptaudit.findings import Finding
-from promptaudit.structure import structural_changes
 from promptaudit.matching import (
     best_successor,
     grants_exception,
@@ -22,6 +21,7 @@ from promptaudit.matching import (
     satisfying,
     trips,
 )
+from promptaudit.structure import structural_changes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

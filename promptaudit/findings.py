@@ -55,6 +55,13 @@ class Finding:
     approved_by: tuple[str, ...] = ()
     # Where a code host can anchor the finding when the clause itself is gone.
     anchor_line: int | None = None
+    # The file's blob ids before and after: what a signed approval binds to.
+    old_blob: str | None = None
+    new_blob: str | None = None
+    # Decided by the approvals: enough allowed reviewers approved this very change.
+    approved: bool = False
+    # Why approvals that were found did not count (self-approval, not allowed, ...).
+    approval_notes: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -65,8 +72,16 @@ class Finding:
     def sort_key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.kind, self.guardrail or "")
 
-    def with_approvals(self, approved_by: tuple[str, ...]) -> Finding:
-        return replace(self, approved_by=approved_by)
+    def with_approvals(
+        self, approved: bool, approved_by: tuple[str, ...], notes: tuple[str, ...]
+    ) -> Finding:
+        return replace(self, approved=approved, approved_by=approved_by, approval_notes=notes)
+
+    def with_reviewers(self, reviewers: tuple[str, ...]) -> Finding:
+        return replace(self, required_reviewers=reviewers)
+
+    def with_blobs(self, old_blob: str | None, new_blob: str | None) -> Finding:
+        return replace(self, old_blob=old_blob, new_blob=new_blob)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape of a finding."""
@@ -79,9 +94,11 @@ class Finding:
             "before": self.before,
             "after": self.after,
             "blocking": self.blocking,
+            "approved": self.approved,
             "approved_by": list(self.approved_by),
             "required_reviewers": list(self.required_reviewers),
             "message": self.message,
+            "approval_notes": list(self.approval_notes),
             "fingerprint": self.fingerprint,
         }
 
@@ -97,8 +114,8 @@ class Review:
 
     @property
     def blocked(self) -> bool:
-        """Blocked while any blocking finding lacks a counting approval."""
-        return any(f.blocking and not f.approved_by for f in self.findings)
+        """Blocked while any blocking finding lacks the approvals it needs."""
+        return any(f.blocking and not f.approved for f in self.findings)
 
     @property
     def blocking(self) -> tuple[Finding, ...]:

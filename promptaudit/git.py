@@ -10,6 +10,7 @@ fast path never needs.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +38,19 @@ class Change:
     new_blob: str | None
     old_mode: str | None
     new_mode: str | None
+
+
+@dataclass(frozen=True)
+class RangeCommit:
+    """A commit of a reviewed range: who wrote it, its approval trailers, the paths it touched."""
+
+    sha: str
+    author_name: str
+    author_email: str
+    date: str
+    subject: str
+    trailers: tuple[str, ...]
+    paths: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -195,6 +209,69 @@ class Repository:
             )
         return out
 
+    def range_commits(self, base: str | None, head: str, trailer: str) -> list[RangeCommit]:
+        """Commits in BASE..HEAD, oldest first, with git's own parse of their TRAILER trailers."""
+        fmt = (
+            f"%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
+            f"%(trailers:key={trailer},valueonly=true,separator=%x1d)%x1f"
+        )
+        rev = f"{base}..{head}" if base else head
+        out = self.run(
+            "log", "--reverse", "--no-renames", "--name-only", f"--format={fmt}", rev, "--"
+        ).decode("utf-8", "replace")
+        commits = []
+        for rec in out.split("\x1e")[1:]:
+            sha, name, email, date, subject, trailers, rest = rec.split("\x1f", 6)
+            commits.append(
+                RangeCommit(
+                    sha=sha,
+                    author_name=name,
+                    author_email=email.lower(),
+                    date=date,
+                    subject=subject,
+                    trailers=tuple(t.strip() for t in trailers.split("\x1d") if t.strip()),
+                    paths=tuple(p for p in rest.split("\n") if p.strip()),
+                )
+            )
+        return commits
+
+    def message_trailers(self, message: bytes, trailer: str) -> list[str]:
+        """Values of TRAILER in a commit message, by git's own trailer rules."""
+        out = self.run("interpret-trailers", "--parse", stdin=message).decode("utf-8", "replace")
+        values = []
+        for line in out.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip().lower() == trailer.lower() and value.strip():
+                values.append(value.strip())
+        return values
+
+    def author_email(self) -> str | None:
+        """Who the next commit will be by (GIT_AUTHOR_EMAIL or user.email), lower-cased."""
+        out = self._try("var", "GIT_AUTHOR_IDENT")
+        if not out:
+            return None
+        ident = out.decode("utf-8", "replace")
+        start, end = ident.find("<"), ident.find(">")
+        return ident[start + 1 : end].strip().lower() if 0 <= start < end else None
+
+    def commit_signer(self, sha: str, allowed_signers: str) -> str | None:
+        """The principal of a good signature on commit SHA, or None when it has none."""
+        proc = subprocess.run(
+            self._cmd(
+                "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-commit", "-v", sha
+            ),
+            capture_output=True,
+            env=_env(),
+            check=False,
+        )
+        if proc.returncode != 0:
+            return None
+        err = proc.stderr.decode("utf-8", "replace")
+        m = re.search(r'Good "git" signature for (\S+) with', err) or re.search(
+            r'Good signature from "([^"]+)"', err
+        )
+        return m.group(1) if m else None
+
     def config(self, key: str) -> str | None:
         out = self._try("config", "--get", key)
         return out.decode().strip() if out else None
@@ -324,12 +401,13 @@ class BlobReader:
 
 
 def run_git(cwd: str | os.PathLike[str], *args: str, env: dict[str, str] | None = None) -> str:
-    """Run a git command that writes (init, add, commit) in CWD; used by `demo` only.
+    """Run a git command that writes (init, add, commit) in a repository of promptaudit's own.
 
-    Read paths go through `Repository`; this exists so that the commands which build a
-    repository of their own still keep every git call in this module.
+    Read paths go through `Repository`; this exists so that `demo`, which builds a repository
+    of its own, still keeps every git call in this module. Variables a surrounding hook may
+    have set (GIT_DIR, GIT_INDEX_FILE, ...) point at the user's repository, so they are dropped.
     """
-    full_env = _env()
+    full_env = {k: v for k, v in _env().items() if k not in _REPO_VARS}
     if env:
         full_env.update(env)
     proc = subprocess.run(
@@ -337,5 +415,19 @@ def run_git(cwd: str | os.PathLike[str], *args: str, env: dict[str, str] | None 
     )
     if proc.returncode != 0:
         first = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
-        raise GitError(f"git {args[0]} failed: {first}", "")
+        verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
+        raise GitError(f"git {verb} failed: {first}", "")
     return proc.stdout.decode("utf-8", "replace")
+
+
+_REPO_VARS = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_QUARANTINE_PATH",
+    }
+)

@@ -21,7 +21,7 @@ from promptaudit.text import normalize
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found]
 
 POLICY_FILES = ("promptaudit.toml", ".promptaudit.toml")
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
@@ -30,7 +30,7 @@ DEFAULT_MAX_PROMPT_BYTES = 1024 * 1024
 # Files promptaudit writes itself; never prompts, whatever the globs say.
 RESERVED_PREFIX = ".promptaudit/"
 
-_TOP_KEYS = {
+_TOP_KEYS: dict[str, type] = {
     "prompts": list,
     "default_branch": str,
     "block_at": str,
@@ -39,11 +39,13 @@ _TOP_KEYS = {
     "strict": bool,
     "prompt_keys": list,
     "max_prompt_bytes": int,
+    "allowed_signers": str,
+    "require_signed": bool,
     "reviewers": dict,
     "guardrail": list,
     "forbidden": list,
 }
-_GUARDRAIL_KEYS = {
+_GUARDRAIL_KEYS: dict[str, type] = {
     "id": str,
     "description": str,
     "severity": str,
@@ -52,9 +54,11 @@ _GUARDRAIL_KEYS = {
     "paths": list,
     "required": bool,
     "reviewers": list,
+    "approvals": int,
+    "require_groups": list,
     "directive": bool,
 }
-_FORBIDDEN_KEYS = {
+_FORBIDDEN_KEYS: dict[str, type] = {
     "id": str,
     "description": str,
     "severity": str,
@@ -62,9 +66,13 @@ _FORBIDDEN_KEYS = {
     "patterns": list,
     "paths": list,
     "reviewers": list,
+    "approvals": int,
+    "require_groups": list,
 }
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_EMAIL = re.compile(r"^(?:(?P<name>[^<>]*?)\s*<(?P<angle>[^<>@\s]+@[^<>\s]+)>|(?P<bare>[^<>@\s]+@[^<>\s]+))$")
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_EMAIL = re.compile(
+    r"^(?:(?P<name>[^<>]*?)\s*<(?P<angle>[^<>@\s]+@[^<>\s]+)>|(?P<bare>[^<>@\s]+@[^<>\s]+))$"
+)
 
 
 def email_of(identity: str) -> str | None:
@@ -100,7 +108,14 @@ def glob_to_regex(pattern: str) -> str:
         elif c == "{" and "}" in pattern[i:]:
             end = pattern.index("}", i)
             options = pattern[i + 1 : end].split(",")
-            out.append("(?:" + "|".join(glob_to_regex(o).removesuffix(".*") if o.endswith("/") else glob_to_regex(o) for o in options) + ")")
+            out.append(
+                "(?:"
+                + "|".join(
+                    glob_to_regex(o).removesuffix(".*") if o.endswith("/") else glob_to_regex(o)
+                    for o in options
+                )
+                + ")"
+            )
             i = end + 1
         elif c == "[":
             end = pattern.find("]", i + 1)
@@ -110,7 +125,7 @@ def glob_to_regex(pattern: str) -> str:
             else:
                 body = pattern[i + 1 : end]
                 if body.startswith("!"):
-                    body = "^" + body[1:]
+                    body = "^/" + body[1:]
                 out.append(f"[{body}]")
                 i = end + 1
         else:
@@ -131,7 +146,8 @@ class Globs:
     def _regex(self) -> re.Pattern[str] | None:
         if not self.patterns:
             return None
-        return re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in self.patterns) + r"\Z")
+        alternatives = "|".join(f"(?:{glob_to_regex(p)})" for p in self.patterns)
+        return re.compile(rf"(?:{alternatives})\Z")
 
     def match(self, path: str) -> bool:
         return self._regex is not None and self._regex.match(path) is not None
@@ -151,6 +167,9 @@ class Rule:
     patterns: tuple[str, ...]
     paths: tuple[str, ...]
     reviewers: tuple[str, ...]
+    # How many distinct reviewers must approve, and groups that must each supply one.
+    approvals: int = 1
+    require_groups: tuple[str, ...] = ()
 
     @cached_property
     def norm_phrases(self) -> tuple[str, ...]:
@@ -171,6 +190,7 @@ class Rule:
 @dataclass(frozen=True)
 class Guardrail(Rule):
     required: bool = False
+    # Counts only clauses that read as rules (never, must, do not, refuse, ...).
     directive: bool = False
 
 
@@ -195,6 +215,9 @@ class Policy:
     strict: bool = False
     prompt_keys: tuple[str, ...] = DEFAULT_PROMPT_KEYS
     max_prompt_bytes: int = DEFAULT_MAX_PROMPT_BYTES
+    # Repository path of an SSH allowed-signers file, read at BASE, for signed approvals.
+    allowed_signers: str | None = None
+    require_signed: bool = False
     is_default: bool = False
     path: str | None = None  # repository path of the policy file it was read from
     text: str = ""
@@ -224,7 +247,8 @@ class Policy:
         return tuple(out)
 
     def entry(self, entry_id: str) -> Guardrail | Forbidden | None:
-        for e in (*self.guardrails, *self.forbidden):
+        entries: tuple[Guardrail | Forbidden, ...] = (*self.guardrails, *self.forbidden)
+        for e in entries:
             if e.id == entry_id:
                 return e
         return None
@@ -237,22 +261,54 @@ class Policy:
 # -- loading -----------------------------------------------------------------------------
 
 
-def line_of_key(text: str, key: str, value: str | None = None) -> int | None:
+def line_of_key(
+    text: str, key: str, value: str | None = None, start: int = 0, end: int | None = None
+) -> int | None:
+    """The line of `KEY = ...` (or `KEY = "VALUE"`) in TEXT[START:END]; None when absent."""
+    # `[ \t]*`, not `\s*`: a match must not start on a blank line above the key.
     if value is None:
-        rx = re.compile(rf"^\s*{re.escape(key)}\s*=", re.M)
+        rx = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=", re.M)
     else:
-        rx = re.compile(rf"^\s*{re.escape(key)}\s*=\s*[\"']{re.escape(value)}[\"']", re.M)
-    m = rx.search(text)
+        rx = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=[ \t]*[\"']{re.escape(value)}[\"']", re.M)
+    m = rx.search(text, start, len(text) if end is None else end)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
+_HEADER = re.compile(r"^[ \t]*\[\[?[ \t]*([A-Za-z0-9_.\-\"]+)[ \t]*\]\]?[ \t]*(?:#.*)?$", re.M)
+
+
+def _table_span(text: str, name: str, index: int) -> tuple[int, int] | None:
+    """Offsets of the INDEX-th `[NAME]`/`[[NAME]]` table, header to the next header."""
+    headers = list(_HEADER.finditer(text))
+    mine = [i for i, h in enumerate(headers) if h.group(1) == name]
+    if index >= len(mine):
+        return None
+    at = mine[index]
+    return headers[at].start(), headers[at + 1].start() if at + 1 < len(headers) else len(text)
+
+
 class _Loader:
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, span: tuple[int, int] | None = None) -> None:
         self.text = text
         self.source = source
+        # Within one table, keys are looked up in that table only, so that an error in the
+        # second [[guardrail]] does not point at the first one's line.
+        self.span = span
 
-    def fail(self, message: str, hint: str, key: str | None = None, value: str | None = None) -> PolicyError:
-        line = line_of_key(self.text, key, value) if key else None
+    def table(self, name: str, index: int = 0) -> _Loader:
+        return _Loader(self.text, self.source, _table_span(self.text, name, index))
+
+    def fail(
+        self, message: str, hint: str, key: str | None = None, value: str | None = None
+    ) -> PolicyError:
+        start, end = self.span or (0, len(self.text))
+        if key:
+            # A value TOML spelled with escapes is not found verbatim: fall back to the key.
+            line = line_of_key(self.text, key, value, start, end)
+            if line is None and value is not None:
+                line = line_of_key(self.text, key, None, start, end)
+        else:  # no key to point at: the table's header, if in a table
+            line = self.text.count("\n", 0, start) + 1 if self.span else None
         where = f"{self.source}:{line}" if line else self.source
         return PolicyError(f"{where}: {message}", hint)
 
@@ -263,12 +319,18 @@ class _Loader:
                 raise self.fail(f"unknown key '{key}' in {what}", f"allowed keys: {allowed}", key)
             expected = schema[key]
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise self.fail(
-                    f"'{key}' in {what} must be a {_type_name(expected)}, not {_type_name(type(value))}",
-                    f"write it as {_example(expected)}",
-                    key,
+                hint, scope = f"write it as {_example(expected)}", self
+                at_key: str | None = key
+                if key in ("guardrail", "forbidden"):  # e.g. [guardrail] written for [[guardrail]]
+                    hint = f"write each entry as a [[{key}]] table"
+                    header = self.table(key)
+                    if header.span:  # no `key =` line to find: point at the header
+                        scope, at_key = header, None
+                got = _type_name(type(value))
+                raise scope.fail(
+                    f"'{key}' in {what} must be {_type_name(expected)}, not {got}", hint, at_key
                 )
-            if expected is list and key not in ("guardrail", "forbidden"):
+            if isinstance(value, list) and key not in ("guardrail", "forbidden"):
                 for item in value:
                     if not isinstance(item, str):
                         raise self.fail(
@@ -300,13 +362,19 @@ class _Loader:
 
 
 def _type_name(t: type) -> str:
-    return {str: "string", list: "list", dict: "table", bool: "boolean", int: "integer"}.get(
-        t, t.__name__
-    )
+    """The TOML name of a type, with its article: "a string", "an integer"."""
+    names = {str: "a string", list: "a list", dict: "a table", bool: "a boolean", int: "an integer"}
+    return names.get(t, f"a {t.__name__}")
 
 
 def _example(t: type) -> str:
-    return {str: '"text"', list: '["a", "b"]', dict: "a [table]", bool: "true or false", int: "a number"}[t]
+    return {
+        str: '"text"',
+        list: '["a", "b"]',
+        dict: "a [table]",
+        bool: "true or false",
+        int: "a number",
+    }[t]
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -326,20 +394,23 @@ def load_policy(text: str, source: str, *, path: str | None = None) -> Policy:
     return _build(data, text, source, path=path)
 
 
-def _build(data: dict[str, Any], text: str, source: str, *, path: str | None, is_default: bool = False) -> Policy:
+def _build(
+    data: dict[str, Any], text: str, source: str, *, path: str | None, is_default: bool = False
+) -> Policy:
     ld = _Loader(text, source)
     ld.check_keys(data, _TOP_KEYS, "the policy")
     reviewers: dict[str, tuple[str, ...]] = {}
+    in_reviewers = ld.table("reviewers")
     for group, members in data.get("reviewers", {}).items():
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
-            raise ld.fail(
-                f"reviewer group '{group}' must be a list of \"Name <email>\" or \"email\" strings",
+            raise in_reviewers.fail(
+                f'reviewer group \'{group}\' must be a list of "Name <email>" or "email" strings',
                 f'write it as {group} = ["Alice <alice@example.com>"]',
                 group,
             )
         for m in members:
             if email_of(m) is None:
-                raise ld.fail(
+                raise in_reviewers.fail(
                     f"reviewer {m!r} in group '{group}' has no email address",
                     'write reviewers as "Name <email>" or "email"',
                     group,
@@ -348,12 +419,20 @@ def _build(data: dict[str, Any], text: str, source: str, *, path: str | None, is
 
     extends = data.get("extends")
     if extends is not None and extends != "default":
-        raise ld.fail(f"extends = '{extends}' is not known", 'the only value is extends = "default"', "extends")
+        raise ld.fail(
+            f"extends = '{extends}' is not known",
+            'the only value is extends = "default"',
+            "extends",
+        )
 
     base: Policy | None = default_policy() if extends == "default" else None
     disable = tuple(data.get("disable", ()))
     if disable and base is None:
-        raise ld.fail("'disable' needs extends = \"default\"", 'add extends = "default" or remove disable', "disable")
+        raise ld.fail(
+            "'disable' needs extends = \"default\"",
+            'add extends = "default" or remove disable',
+            "disable",
+        )
     if base is not None:
         known = {e.id for e in (*base.guardrails, *base.forbidden)}
         for d in disable:
@@ -364,29 +443,49 @@ def _build(data: dict[str, Any], text: str, source: str, *, path: str | None, is
                     "disable",
                 )
 
-    guardrails = [_guardrail(ld, g, reviewers, i) for i, g in enumerate(_tables(ld, data, "guardrail"))]
-    forbidden = [_forbidden(ld, f, reviewers, i) for i, f in enumerate(_tables(ld, data, "forbidden"))]
+    guardrails = [
+        _guardrail(ld, g, reviewers, i) for i, g in enumerate(_tables(ld, data, "guardrail"))
+    ]
+    forbidden = [
+        _forbidden(ld, f, reviewers, i) for i, f in enumerate(_tables(ld, data, "forbidden"))
+    ]
     seen: set[str] = set()
-    for e in (*guardrails, *forbidden):
-        if e.id in seen:
-            raise ld.fail(f"duplicate id '{e.id}'", "give every guardrail and forbidden entry its own id", "id", e.id)
-        seen.add(e.id)
+    for kind, entries in (("guardrail", guardrails), ("forbidden", forbidden)):
+        for i, e in enumerate(entries):
+            if e.id in seen:  # pointing at the second one, the one to rename
+                raise ld.table(kind, i).fail(
+                    f"duplicate id '{e.id}'",
+                    "give every guardrail and forbidden entry its own id",
+                    "id",
+                    e.id,
+                )
+            seen.add(e.id)
 
     if base is not None:
         own = {e.id for e in (*guardrails, *forbidden)}
-        guardrails = [g for g in base.guardrails if g.id not in own and g.id not in disable] + guardrails
-        forbidden = [f for f in base.forbidden if f.id not in own and f.id not in disable] + forbidden
+        guardrails = [
+            g for g in base.guardrails if g.id not in own and g.id not in disable
+        ] + guardrails
+        forbidden = [
+            f for f in base.forbidden if f.id not in own and f.id not in disable
+        ] + forbidden
 
     if "prompts" in data:
         prompts = tuple(data["prompts"])
     elif base is not None:
         prompts = base.prompts
     else:
-        raise ld.fail("'prompts' is missing", 'list your prompt files: prompts = ["prompts/**/*.md"]')
+        raise ld.fail(
+            "'prompts' is missing", 'list your prompt files: prompts = ["prompts/**/*.md"]'
+        )
     block_at = ld.severity(data.get("block_at", "medium"), "block_at", "the policy")
     max_bytes = data.get("max_prompt_bytes", DEFAULT_MAX_PROMPT_BYTES)
     if max_bytes <= 0:
-        raise ld.fail("max_prompt_bytes must be positive", "for example max_prompt_bytes = 1048576", "max_prompt_bytes")
+        raise ld.fail(
+            "max_prompt_bytes must be positive",
+            "for example max_prompt_bytes = 1048576",
+            "max_prompt_bytes",
+        )
     return Policy(
         source=source,
         prompts=prompts,
@@ -400,6 +499,8 @@ def _build(data: dict[str, Any], text: str, source: str, *, path: str | None, is
         strict=data.get("strict", False),
         prompt_keys=tuple(data.get("prompt_keys", DEFAULT_PROMPT_KEYS)),
         max_prompt_bytes=max_bytes,
+        allowed_signers=data.get("allowed_signers"),
+        require_signed=data.get("require_signed", False),
         is_default=is_default,
         path=path,
         text=text,
@@ -410,24 +511,39 @@ def _tables(ld: _Loader, data: dict[str, Any], key: str) -> list[dict[str, Any]]
     items = data.get(key, [])
     for item in items:
         if not isinstance(item, dict):
-            raise ld.fail(f"'{key}' must be written as [[{key}]] tables", f"see docs/policy.md for [[{key}]]", key)
+            raise ld.fail(
+                f"'{key}' must be written as [[{key}]] tables",
+                f"see docs/policy.md for [[{key}]]",
+                key,
+            )
     return list(items)
 
 
-def _rule_fields(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], what: str) -> dict[str, Any]:
+def _rule_fields(
+    ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], what: str
+) -> dict[str, Any]:
     if "id" not in t:
         raise ld.fail(f"a [[{what}]] entry has no id", f'add id = "short-name" to every [[{what}]]')
     rid = t["id"]
     label = f"[[{what}]] '{rid}'"
-    if not _ID.match(rid):
-        raise ld.fail(f"id '{rid}' is not a valid id", "use lowercase letters, digits, '.', '_' and '-'", "id", rid)
+    if not _ID.fullmatch(rid):
+        raise ld.fail(
+            f"id '{rid}' is not a valid id",
+            "use lowercase letters, digits, '.', '_' and '-'",
+            "id",
+            rid,
+        )
     phrases = t.get("phrases", [])
     patterns = t.get("patterns", [])
     if not phrases and not patterns:
-        raise ld.fail(f"{label} has neither phrases nor patterns", "give it at least one phrase", "id", rid)
+        raise ld.fail(
+            f"{label} has neither phrases nor patterns", "give it at least one phrase", "id", rid
+        )
     for p in phrases:
         if not normalize(p):
-            raise ld.fail(f"phrase {p!r} in {label} has no words", "remove it or write words", "phrases")
+            raise ld.fail(
+                f"phrase {p!r} in {label} has no words", "remove it or write words", "phrases"
+            )
     ld.regexes(patterns, label)
     for r in t.get("reviewers", []):
         if r not in reviewers and email_of(r) is None:
@@ -437,8 +553,23 @@ def _rule_fields(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str,
                 f"define the group under [reviewers] (groups: {known}) or write an email",
                 "reviewers",
             )
+    approvals = t.get("approvals", 1)
+    if approvals < 1:
+        raise ld.fail(
+            f"approvals in {label} must be 1 or more", "for example approvals = 2", "approvals"
+        )
+    for g in t.get("require_groups", []):
+        if g not in reviewers:
+            known = ", ".join(sorted(reviewers)) or "none defined"
+            raise ld.fail(
+                f"{label} requires reviewer group '{g}', which is not defined",
+                f"define it under [reviewers] (groups: {known})",
+                "require_groups",
+            )
     return {
         "id": rid,
+        "approvals": approvals,
+        "require_groups": tuple(t.get("require_groups", ())),
         "description": t.get("description", ""),
         "severity": ld.severity(t.get("severity", "high"), "severity", label),
         "phrases": tuple(phrases),
@@ -448,7 +579,10 @@ def _rule_fields(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str,
     }
 
 
-def _guardrail(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], i: int) -> Guardrail:
+def _guardrail(
+    ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], i: int
+) -> Guardrail:
+    ld = ld.table("guardrail", i)
     ld.check_keys(t, _GUARDRAIL_KEYS, f"[[guardrail]] #{i + 1}")
     return Guardrail(
         **_rule_fields(ld, t, reviewers, "guardrail"),
@@ -457,7 +591,10 @@ def _guardrail(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, .
     )
 
 
-def _forbidden(ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], i: int) -> Forbidden:
+def _forbidden(
+    ld: _Loader, t: dict[str, Any], reviewers: dict[str, tuple[str, ...]], i: int
+) -> Forbidden:
+    ld = ld.table("forbidden", i)
     ld.check_keys(t, _FORBIDDEN_KEYS, f"[[forbidden]] #{i + 1}")
     return Forbidden(**_rule_fields(ld, t, reviewers, "forbidden"))
 
@@ -474,5 +611,11 @@ def default_policy() -> Policy:
     global _DEFAULT
     if _DEFAULT is None:
         text = default_policy_text()
-        _DEFAULT = _build(parse_toml(text, "built-in default policy"), text, "built-in default policy", path=None, is_default=True)
+        _DEFAULT = _build(
+            parse_toml(text, "built-in default policy"),
+            text,
+            "built-in default policy",
+            path=None,
+            is_default=True,
+        )
     return _DEFAULT

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from promptaudit import findings as k
 from promptaudit.findings import SEVERITIES, Finding
-from promptaudit.policy import Forbidden, Guardrail, Policy, line_of_key, email_of
+from promptaudit.policy import Forbidden, Guardrail, Policy, email_of, line_of_key
+from promptaudit.text import normalize
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,8 +29,16 @@ def policy_weakenings(base: Policy, head: Policy | None, paths: Iterable[str]) -
     base_path = base.path or "promptaudit.toml"
     out: list[Finding] = []
 
-    def add(entry_id: str | None, severity: str, line: int, message: str, reviewers: tuple[str, ...],
-            before: str | None = None, after: str | None = None, path: str | None = None) -> None:  # fmt: skip
+    def add(
+        entry_id: str | None,
+        severity: str,
+        line: int,
+        message: str,
+        reviewers: tuple[str, ...],
+        before: str | None = None,
+        after: str | None = None,
+        path: str | None = None,
+    ) -> None:
         blocking = base.blocks(severity)
         out.append(
             Finding(
@@ -54,25 +63,38 @@ def policy_weakenings(base: Policy, head: Policy | None, paths: Iterable[str]) -
         return line_of_key(head.text, key, value) or 1
 
     if SEVERITIES.index(head.block_at) > SEVERITIES.index(base.block_at):
-        add(None, top, line("block_at"), f"block_at was raised from '{base.block_at}' to '{head.block_at}'.",
-            everyone, base.block_at, head.block_at)  # fmt: skip
+        raised = f"block_at was raised from '{base.block_at}' to '{head.block_at}'."
+        add(None, top, line("block_at"), raised, everyone, base.block_at, head.block_at)
     if base.strict and not head.strict:
         add(None, top, line("strict"), "strict was turned off.", everyone, "true", "false")
     dropped_keys = set(base.prompt_keys) - set(head.prompt_keys)
     if dropped_keys:
-        add(None, top, line("prompt_keys"), f"prompt_keys no longer include {sorted(dropped_keys)}.", everyone)
+        add(
+            None,
+            top,
+            line("prompt_keys"),
+            f"prompt_keys no longer include {sorted(dropped_keys)}.",
+            everyone,
+        )
     all_paths = sorted(set(paths))
     lost = [p for p in all_paths if base.is_prompt(p) and not head.is_prompt(p)]
     if lost:
-        add(None, top, line("prompts"),
-            f"prompts no longer cover {_list(lost)}, so they would not be audited.", everyone)  # fmt: skip
+        out_of_scope = f"prompts no longer cover {_list(lost)}, so they would not be audited."
+        add(None, top, line("prompts"), out_of_scope, everyone)
 
     for old in entries:
         new = head.entry(old.id)
         what = "guardrail" if isinstance(old, Guardrail) else "forbidden entry"
         if new is None or type(new) is not type(old):
-            add(old.id, old.severity, 1, f"{what} '{old.id}' was removed from the policy.", old.reviewers,
-                old.description or old.id, None)  # fmt: skip
+            # The entry is gone from HEAD: locate it where it was (BASE), or at HEAD's
+            # `disable` when that is what dropped a built-in entry.
+            if old.id in head.disable:
+                where, at_path = line("disable"), None
+            else:
+                where, at_path = base.line_of(old.id), base_path
+            removed = f"{what} '{old.id}' was removed from the policy."
+            before = old.description or old.id
+            add(old.id, old.severity, where, removed, old.reviewers, before, path=at_path)
             continue
         at = line("id", old.id)
         reasons = _entry_weakenings(base, head, old, new, all_paths)
@@ -81,10 +103,15 @@ def policy_weakenings(base: Policy, head: Policy | None, paths: Iterable[str]) -
     return out
 
 
-def _entry_weakenings(base: Policy, head: Policy, old: Guardrail | Forbidden, new: Guardrail | Forbidden,
-                      paths: list[str]) -> list[str]:  # fmt: skip
+def _entry_weakenings(
+    base: Policy,
+    head: Policy,
+    old: Guardrail | Forbidden,
+    new: Guardrail | Forbidden,
+    paths: list[str],
+) -> list[str]:
     reasons = []
-    lost_phrases = [p for p, n in zip(old.phrases, old.norm_phrases) if n not in new.norm_phrases]
+    lost_phrases = [p for p in old.phrases if normalize(p) not in new.norm_phrases]
     if lost_phrases:
         reasons.append(f"phrases removed: {_list(lost_phrases)}")
     lost_patterns = [p for p in old.patterns if p not in new.patterns]
@@ -97,7 +124,9 @@ def _entry_weakenings(base: Policy, head: Policy, old: Guardrail | Forbidden, ne
             reasons.append("no longer required")
         if new.directive and not old.directive:
             reasons.append("now matches only directive clauses")
-    narrowed = [p for p in paths if base.is_prompt(p) and old.applies_to(p) and not new.applies_to(p)]
+    narrowed = [
+        p for p in paths if base.is_prompt(p) and old.applies_to(p) and not new.applies_to(p)
+    ]
     if narrowed:
         reasons.append(f"paths no longer cover {_list(narrowed)}")
     before, after = _emails(base, old.reviewers), _emails(head, new.reviewers)

@@ -68,7 +68,7 @@ _BACKTICK_RUN = re.compile(r"`+")
 
 
 def _is_unapproved_block(finding: Finding) -> bool:
-    return finding.blocking and not finding.approved_by
+    return finding.blocking and not finding.approved
 
 
 def _still_blocking(review: Review) -> tuple[Finding, ...]:
@@ -78,7 +78,7 @@ def _still_blocking(review: Review) -> tuple[Finding, ...]:
 def _status(finding: Finding) -> str:
     """One word or phrase for where a finding stands; shared by the table and markdown."""
     if finding.blocking:
-        if finding.approved_by:
+        if finding.approved:
             return "approved by " + ", ".join(finding.approved_by)
         return "BLOCKING"
     return "warning" if finding.kind in _WARNING_KINDS else "info"
@@ -138,6 +138,17 @@ def _detail_block(finding: Finding) -> list[str]:
     ]
     if _is_unapproved_block(finding):
         lines.append("  approve: " + _terminal_safe(_approvers(finding)))
+        lines += _approval_lines(finding, "  ")
+    return lines
+
+
+def _approval_lines(finding: Finding, indent: str) -> list[str]:
+    """Who approved, and why the approvals that were found did not count."""
+    lines = []
+    if finding.approved_by:
+        lines.append(f"{indent}approved by: " + _terminal_safe(", ".join(finding.approved_by)))
+    for note in finding.approval_notes:
+        lines.append(f"{indent}not counted: " + _terminal_safe(note))
     return lines
 
 
@@ -223,10 +234,14 @@ def _md_details(finding: Finding) -> list[str]:
     if body:
         fence = _fence_for(body)
         lines += [fence + "diff", body, fence, ""]
-    if finding.approved_by:
+    if finding.approved:
         lines.append("Approved by: " + _md_cell(", ".join(finding.approved_by)))
     else:
         lines.append("Who may approve: " + _md_cell(_approvers(finding)))
+        if finding.approved_by:
+            lines += ["", "Approved so far: " + _md_cell(", ".join(finding.approved_by))]
+    for note in finding.approval_notes:
+        lines += ["", "Not counted: " + _md_cell(note)]
     lines += ["", "</details>"]
     return lines
 
@@ -275,7 +290,7 @@ def _rule_id(finding: Finding) -> str:
 def _sarif_level(finding: Finding) -> str:
     """An approved block stays visible as a note; only an unapproved block is an error."""
     if finding.blocking:
-        return "note" if finding.approved_by else "error"
+        return "note" if finding.approved else "error"
     return "warning" if finding.kind in _WARNING_KINDS else "note"
 
 
@@ -408,6 +423,7 @@ def render_check(review: Review) -> str:
             "    - before: " + _excerpt(f.before),
             "    + after: " + _excerpt(f.after),
             "    who may approve: " + _terminal_safe(_approvers(f)),
+            *_approval_lines(f, "    "),
             "",
         ]
     lines.append(APPROVAL_HINT)

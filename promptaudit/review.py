@@ -131,22 +131,50 @@ def judging_policy(
     return (at_head or default_policy()), None
 
 
-def run_review(repo: Repository, rng: Range, *, policy_override: str | None = None) -> Review:
-    """Audit the change RNG under the judging policy."""
+@dataclass(frozen=True)
+class ApprovalInput:
+    """Approvals that come from outside the range: CI's list, the commit message being written."""
+
+    approved_by: tuple[str, ...] = ()
+    message_file: str | None = None
+
+
+def run_review(
+    repo: Repository,
+    rng: Range,
+    *,
+    policy_override: str | None = None,
+    approvals: ApprovalInput | None = None,
+) -> Review:
+    """Audit the change RNG under the judging policy, then weigh the approvals it carries."""
     judge, base_policy = judging_policy(repo, rng, policy_override)
     changes = repo.diff(rng.base, rng.head)
     policy_changed = any(c.old_path in POLICY_FILES or c.new_path in POLICY_FILES for c in changes)
     relevant = [c for c in changes if _touches_prompt(judge, c)]
-    head_label = rng.head
     if not relevant and not (policy_changed and base_policy is not None):
-        return Review(rng.base or repo.empty_tree, head_label, judge.source)
+        return Review(rng.base or repo.empty_tree, rng.head, judge.source)
 
     file_changes = [_file_change(repo, judge, rng, c) for c in relevant]
     found: list[Finding] = audit(judge, file_changes)
     if policy_changed and base_policy is not None and policy_override is None:
         found += _policy_findings(repo, rng, base_policy)
+    found = _with_blobs(found, changes)
+    if any(f.blocking for f in found):
+        from promptaudit.gather import weigh_approvals
+
+        found = weigh_approvals(repo, rng, judge, base_policy, found, approvals or ApprovalInput())
     found.sort(key=Finding.sort_key)
-    return Review(rng.base or repo.empty_tree, head_label, judge.source, tuple(found))
+    return Review(rng.base or repo.empty_tree, rng.head, judge.source, tuple(found))
+
+
+def _with_blobs(found: list[Finding], changes: Sequence[Change]) -> list[Finding]:
+    """Attach each finding's file blob ids (what a signed approval binds to)."""
+    blobs: dict[str, tuple[str | None, str | None]] = {}
+    for c in changes:
+        for p in (c.old_path, c.new_path):
+            if p is not None:
+                blobs[p] = (c.old_blob, c.new_blob)
+    return [f.with_blobs(*blobs.get(f.path, (None, None))) for f in found]
 
 
 def _touches_prompt(policy: Policy, change: Change) -> bool:
@@ -202,7 +230,3 @@ def _policy_findings(repo: Repository, rng: Range, base_policy: Policy) -> list[
     if rng.base:
         paths |= set(repo.list_files(rng.base))
     return policy_weakenings(base_policy, head_policy, paths)
-
-
-def review_paths(changes: Sequence[Change]) -> list[str]:
-    return sorted({p for c in changes for p in (c.old_path, c.new_path) if p})

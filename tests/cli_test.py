@@ -198,7 +198,7 @@ def test_bad_policy_at_base_fails_closed(repo: GitRepo, capsys: pytest.CaptureFi
     assert err.splitlines() == [
         f"promptaudit: policy error: promptaudit.toml@{repo.rev('HEAD~1')[:12]}:{line}: "
         "unknown key 'whatever' in [[guardrail]] #4",
-        "hint: allowed keys: description, directive, id, paths, patterns, phrases, required, reviewers, severity",
+        "hint: allowed keys: approvals, description, directive, id, paths, patterns, phrases, require_groups, required, reviewers, severity",
     ]
 
 
@@ -288,7 +288,9 @@ def test_policy_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     (tmp_path / "bad.toml").write_text("prompts = 3\n")
     code, _, err = run(capsys, "policy", "--check", str(tmp_path / "bad.toml"))
     assert code == 2
-    assert f"{tmp_path / 'bad.toml'}:1: 'prompts' in the policy must be a list, not integer" in err
+    assert (
+        f"{tmp_path / 'bad.toml'}:1: 'prompts' in the policy must be a list, not an integer" in err
+    )
 
 
 def test_policy_override(

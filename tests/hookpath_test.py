@@ -55,7 +55,10 @@ def test_blocked_check_renders_without_tabulate(repo: GitRepo) -> None:
     repo.write("promptaudit.toml", POLICY)
     repo.write("prompts/support.md", PROMPT)
     repo.commit("add")
-    repo.write("prompts/support.md", PROMPT.replace("- Never fabricate facts.\n", "- Be politically incorrect.\n"))
+    repo.write(
+        "prompts/support.md",
+        PROMPT.replace("- Never fabricate facts.\n", "- Be politically incorrect.\n"),
+    )
     repo.git("add", "-A")
     code, modules = probe(repo)
     assert code == 1

@@ -58,6 +58,7 @@ WEAKENED_APPROVED = Finding(
     blocking=True,
     message="'must' became 'should'.",
     approved_by=("Ada Lead <ada@example.com>",),
+    approved=True,
 )
 MISSING = Finding(
     kind=GUARDRAIL_MISSING,
@@ -234,9 +235,11 @@ def test_json_round_trips_with_exactly_the_documented_keys() -> None:
         "before",
         "after",
         "blocking",
+        "approved",
         "approved_by",
         "required_reviewers",
         "message",
+        "approval_notes",
         "fingerprint",
     ]
     assert data["findings"][1]["approved_by"] == ["Ada Lead <ada@example.com>"]
@@ -439,7 +442,7 @@ def test_sarif_rules_one_per_rule_id() -> None:
 
 
 def test_sarif_rule_default_level_is_the_strongest_result_level() -> None:
-    approved = dataclasses.replace(REMOVED, approved_by=("Ada <ada@example.com>",))
+    approved = dataclasses.replace(REMOVED, approved_by=("Ada <ada@example.com>",), approved=True)
     log = sarif(review_of(approved, REMOVED))
     rules = log["runs"][0]["tool"]["driver"]["rules"]
     assert [(r["id"], r["defaultConfiguration"]["level"]) for r in rules] == [
