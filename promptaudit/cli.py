@@ -52,6 +52,19 @@ def _repo_option(f: Any) -> Any:
     metavar="PATH",
     help="Judge with this policy file instead of the one committed at BASE.",
 )
+@click.option(
+    "--approved-by",
+    "approved_by",
+    multiple=True,
+    metavar="EMAIL",
+    help="An approval given outside git (CI passes the code host's approving reviewers).",
+)
+@click.option(
+    "--message-file",
+    "message_file",
+    metavar="PATH",
+    help="Also read Guardrail-Approved-by trailers from this commit message.",
+)
 @click.option("-o", "--output", "output", metavar="FILE", help="Write the report to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; only the exit code speaks.")
 @_repo_option
@@ -61,6 +74,8 @@ def review(
     staged: bool,
     fmt: str,
     policy_path: str | None,
+    approved_by: tuple[str, ...],
+    message_file: str | None,
     output: str | None,
     quiet: bool,
     repo_path: str,
@@ -71,7 +86,15 @@ def review(
     """
     if staged and (revisions or base):
         raise click.UsageError("--staged takes no revisions")
-    result = _review(repo_path, revisions, base=base, staged=staged, policy_path=policy_path)
+    result = _review(
+        repo_path,
+        revisions,
+        base=base,
+        staged=staged,
+        policy_path=policy_path,
+        approved_by=approved_by,
+        message_file=message_file,
+    )
     if not quiet or output:
         from promptaudit.report import render
 
@@ -98,7 +121,9 @@ def check(
     message_file: str | None, policy_path: str | None, warn_only: bool, repo_path: str
 ) -> int:
     """The hook: audit the staged change; silent when nothing blocks."""
-    result = _review(repo_path, None, staged=True, policy_path=policy_path)
+    result = _review(
+        repo_path, None, staged=True, policy_path=policy_path, message_file=message_file
+    )
     if result.blocked:
         from promptaudit.report import render_check
 
@@ -139,6 +164,34 @@ def policy(show_default: bool, check_path: str | None, repo_path: str) -> int:
 
 
 @cli.command()
+@click.argument("revisions", required=False, metavar="[BASE..HEAD | REV]")
+@click.option("--base", "base", metavar="REF", help="Same as REF..HEAD.")
+@click.option(
+    "--expires",
+    metavar="DAYS|DATE",
+    help="The approval stops counting after this many days, or on this date (YYYY-MM-DD).",
+)
+@click.option(
+    "--key", metavar="PATH", help="SSH key to sign with (default: git's user.signingkey)."
+)
+@_repo_option
+def approve(
+    revisions: str | None, base: str | None, expires: str | None, key: str | None, repo_path: str
+) -> int:
+    """Sign an approval of the blocking findings of a change, as a reviewer.
+
+    Writes a record and its SSH signature under .promptaudit/approvals/; commit both with
+    the change. Never touches history.
+    """
+    from promptaudit.approve import approve_change
+
+    result = approve_change(repo_path, revisions, base=base, expires=expires, key=key)
+    for line in result:
+        click.echo(line)
+    return EXIT_OK
+
+
+@cli.command()
 @click.option("--keep", metavar="DIR", help="Build the demo repository in DIR and keep it.")
 def demo(keep: str | None) -> int:
     """Walk through promptaudit on a throw-away repository (no network, no setup)."""
@@ -155,13 +208,16 @@ def _review(
     base: str | None = None,
     staged: bool = False,
     policy_path: str | None = None,
+    approved_by: Sequence[str] = (),
+    message_file: str | None = None,
 ) -> Review:
     from promptaudit.git import Repository
-    from promptaudit.review import resolve_range, run_review
+    from promptaudit.review import ApprovalInput, resolve_range, run_review
 
+    given = ApprovalInput(tuple(approved_by), message_file)
     with Repository(repo_path) as repo:
         rng = resolve_range(repo, revisions, base=base, staged=staged)
-        return run_review(repo, rng, policy_override=policy_path)
+        return run_review(repo, rng, policy_override=policy_path, approvals=given)
 
 
 def _color() -> bool:

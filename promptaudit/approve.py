@@ -1,0 +1,96 @@
+"""`promptaudit approve`: a reviewer signs an approval of exactly the findings they may approve.
+
+It reviews the change as the gate will, finds the blocking findings this reviewer is allowed
+to approve (never their own change), writes a record binding each to its fingerprint and blob
+ids, and signs it with the reviewer's SSH key. It writes two files and nothing else: no
+commit, no history rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+
+from promptaudit.errors import FatalError
+from promptaudit.git import Repository
+from promptaudit.policy import email_of
+from promptaudit.review import ApprovalInput, resolve_range, run_review
+from promptaudit.signing import make_record, record_name, sign
+
+
+def parse_expiry(text: str, now: dt.datetime) -> dt.datetime:
+    """`30` or `30d` days from now, or the end of a `YYYY-MM-DD` day (UTC)."""
+    m = re.fullmatch(r"(\d+)d?", text.strip())
+    if m:
+        return now + dt.timedelta(days=int(m.group(1)))
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise FatalError(
+            f"--expires {text!r} is neither a number of days nor a date",
+            "write --expires 30d or --expires 2027-01-31",
+        ) from None
+    return dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.timezone.utc)
+
+
+def approve_change(
+    repo_path: str,
+    revisions: str | None,
+    *,
+    base: str | None = None,
+    expires: str | None = None,
+    key: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[str]:
+    """Write and sign the approval record; returns the lines to show the reviewer."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    with Repository(repo_path) as repo:
+        if repo.bare:
+            raise FatalError("approve needs a working tree", "run it in a clone of the repository")
+        identity = repo.config("user.email")
+        reviewer = email_of(identity or "")
+        if not reviewer:
+            raise FatalError(
+                "git does not know your email, so the approval cannot name you",
+                "git config user.email you@example.com",
+            )
+        signing_key = key or repo.config("user.signingkey")
+        if not signing_key:
+            raise FatalError(
+                "no SSH signing key to sign the approval with",
+                "pass --key ~/.ssh/id_ed25519, or: git config user.signingkey ~/.ssh/id_ed25519",
+            )
+        signing_key = os.path.expanduser(signing_key.removeprefix("key::"))
+        rng = resolve_range(repo, revisions, base=base)
+        result = run_review(repo, rng, approvals=ApprovalInput(approved_by=(reviewer,)))
+        root = repo.root
+
+    mine = [f for f in result.blocking if any(email_of(a) == reviewer for a in f.approved_by)]
+    refused = [f for f in result.blocking if f not in mine]
+    lines = []
+    for f in refused:
+        why = next((n for n in f.approval_notes if "--approved-by" in n), "")
+        reason = why.split(": ", 1)[-1] if why else "not yours to approve"
+        lines.append(f"skipped {f.path}:{f.line} {f.kind} {f.guardrail or ''}: {reason}")
+    if not mine:
+        raise FatalError(
+            f"nothing for {reviewer} to approve in {rng.describe()}"
+            + (f" ({len(refused)} blocking finding(s) need other reviewers)" if refused else ""),
+            "check the range, and who may approve: promptaudit review",
+        )
+    record = make_record(
+        reviewer, mine, now=now, expires=parse_expiry(expires, now) if expires else None
+    )
+    rel = record_name(record, reviewer)
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(record)
+    sig = sign(path, signing_key)
+    lines += [f"approved {f.path}:{f.line} {f.kind} {f.guardrail or ''}" for f in mine]
+    lines += [
+        f"wrote {rel} and {os.path.relpath(sig, root)}",
+        f"commit them with the change: git add {os.path.dirname(rel)} && git commit",
+    ]
+    return lines
