@@ -182,12 +182,15 @@ def lost_force(before_norm: str, after_norm: str) -> str | None:
     hedged = a.hedges - b.hedges
     if hedged:
         return f"a hedge was added ({_quote(hedged)})"
-    # "must never" -> "should never": still strong, but one strong word gave way to a weak one.
-    softer = set()
-    if b.is_strong and len(a.strong) < len(b.strong):
-        softer = set(a.weak - b.weak) - {"avoid"}
+    # "must never" -> "should never", or "refuse" -> "you may refuse": still strong words in
+    # the clause, but a softer modal now governs part of it. "avoid" is left out: adding
+    # "and avoid X" to a rule adds a rule, it does not soften one.
+    softer = (a.weak - b.weak) - {"avoid"} if b.is_strong else frozenset()
     if softer:
-        return f"its modal was softened ({_quote(b.strong - a.strong)} -> {_quote(softer)})"
+        lost = b.strong - a.strong
+        if lost:
+            return f"its modal was softened ({_quote(lost)} -> {_quote(softer)})"
+        return f"a softer modal was added ({_quote(softer)})"
     return None
 
 
