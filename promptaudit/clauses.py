@@ -7,6 +7,7 @@ so re-wrapping a rule never changes its clauses.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -25,10 +26,14 @@ _RULE = re.compile(r"^\s*(?:[-*_=]\s*){3,}$")
 _TAG_ONLY = re.compile(r"^\s*</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
+# "No." and "Fig." abbreviate only before a number, and a number never starts a sentence
+# here; "no." is far more often the end of one ("Answer yes or no.").
 _ABBREV = re.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|inc|ltd|jr|sr|st|no|fig|approx|cf|u\.s|u\.k|a\.m|p\.m)\.|\b[A-Z]\.)$",
+    r"(?:\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|prof|inc|ltd|jr|sr|st|fig|approx|cf|u\.s|u\.k|a\.m|p\.m)\.|\b[A-Z]\.)$",
     re.IGNORECASE,
 )
+_ABBREV_REACH = 16  # longer than any abbreviation above
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
             yield block.kind, " ".join(parts), spans
 
     for raw in segment.text.split("\n"):
+        line_start = offset
         line = segment.line_of(offset)
         offset += len(raw) + 1
         if _FENCE.match(raw):
@@ -103,16 +109,36 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
         item = _ITEM.match(raw)
         if item:
             yield from flush()
-            block = _Block(ITEM, [(line, raw[item.end() :])], indent=len(item.group(1)))
+            pieces = _pieces(segment, line_start + item.end(), raw[item.end() :])
+            block = _Block(ITEM, pieces, indent=len(item.group(1)))
             continue
         if block is None:
-            block = _Block(SENTENCE, [(line, stripped)])
-        else:
-            block.pieces.append((line, stripped))
+            block = _Block(SENTENCE, [])
+        block.pieces.extend(_pieces(segment, line_start, raw))
     yield from flush()
 
 
-def _heading_block(kind: str, line: int, text: str) -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
+def _pieces(segment: Segment, start: int, text: str) -> list[tuple[int, str]]:
+    """TEXT, found at offset START of the segment, as (source line, text) pieces.
+
+    A refolded YAML scalar holds several source lines on one line of text: splitting it at
+    the source lines lets a sentence that starts mid-way report the line it is written on.
+    """
+    if segment.verbatim:
+        return [(segment.line_of(start), text)]
+    pieces: list[tuple[int, list[str]]] = []
+    for m in _WORD.finditer(text):
+        line = segment.line_of(start + m.start())
+        if pieces and pieces[-1][0] == line:
+            pieces[-1][1].append(m.group(0))
+        else:
+            pieces.append((line, [m.group(0)]))
+    return [(line, " ".join(words)) for line, words in pieces]
+
+
+def _heading_block(
+    kind: str, line: int, text: str
+) -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
     text = " ".join(text.strip().strip("#").split())
     if text:
         yield kind, text, [(0, line)]
@@ -125,7 +151,10 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
     for m in _SENTENCE_END.finditer(text):
         head = text[start : m.end()].rstrip()
         nxt = text[m.end() : m.end() + 1]
-        if _ABBREV.search(text[: m.start() + 1]) or (nxt and nxt.islower()) or nxt.isdigit():
+        # Only the end of the text before the stop can hold an abbreviation: a bounded look
+        # keeps a long paragraph linear.
+        abbrev = _ABBREV.search(text, max(0, m.start() - _ABBREV_REACH), m.start() + 1)
+        if abbrev or (nxt and nxt.islower()) or nxt.isdigit():
             continue
         out.append((start, head))
         start = m.end()
@@ -135,12 +164,9 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
 
 
 def _line_at(spans: list[tuple[int, int]], offset: int) -> int:
-    line = spans[0][1]
-    for pos, ln in spans:
-        if pos > offset:
-            break
-        line = ln
-    return line
+    """The line of the last span starting at or before OFFSET."""
+    i = bisect_right(spans, offset, key=lambda span: span[0])
+    return spans[max(i - 1, 0)][1]
 
 
 def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
@@ -148,7 +174,9 @@ def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
     for segment in segments:
         for kind, text, spans in _blocks(segment):
             for offset, sentence in split_sentences(text) if kind != HEADING else [(0, text)]:
-                clause = Clause(path, _line_at(spans, offset), sentence, kind if offset == 0 else SENTENCE)
+                clause = Clause(
+                    path, _line_at(spans, offset), sentence, kind if offset == 0 else SENTENCE
+                )
                 if clause.norm:
                     out.append(clause)
     return out

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from promptaudit.errors import PromptError
@@ -51,17 +54,28 @@ class Segment:
     source_lines: tuple[str, ...] = ()
 
     def line_of(self, offset: int) -> int:
+        # Called for every line and word of a prompt of up to max_prompt_bytes: each call
+        # must not rescan the text before OFFSET.
         if self.verbatim:
-            return self.line + self.text.count("\n", 0, offset)
+            return self.line + bisect_left(self._newlines, offset)
         if len(self.source_lines) <= 1:
             return self.line
-        words = len(self.text[:offset].split())
-        seen = 0
-        for i, src in enumerate(self.source_lines):
-            seen += len(src.split())
-            if seen > words:
-                return self.line + i
-        return self.line + len(self.source_lines) - 1
+        words = bisect_left(self._word_starts, offset)
+        i = bisect_right(self._words_through_line, words)
+        return self.line + min(i, len(self.source_lines) - 1)
+
+    @cached_property
+    def _newlines(self) -> tuple[int, ...]:
+        return tuple(m.start() for m in re.finditer("\n", self.text))
+
+    @cached_property
+    def _word_starts(self) -> tuple[int, ...]:
+        return tuple(m.start() for m in re.finditer(r"\S+", self.text))
+
+    @cached_property
+    def _words_through_line(self) -> tuple[int, ...]:
+        """Words in the source up to and including each source line."""
+        return tuple(accumulate(len(src.split()) for src in self.source_lines))
 
 
 def decode(data: bytes, path: str, max_bytes: int) -> str:
@@ -77,7 +91,9 @@ def decode(data: bytes, path: str, max_bytes: int) -> str:
             "keep prompt files out of LFS (git lfs untrack) so they can be audited",
         )
     if b"\0" in data:
-        raise PromptError(f"{path}: is a binary file, not a prompt", "exclude it from the prompts globs")
+        raise PromptError(
+            f"{path}: is a binary file, not a prompt", "exclude it from the prompts globs"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -113,19 +129,24 @@ def strip_html_comments(text: str) -> str:
 
 _JINJA_TOKEN = re.compile(r"\{#.*?(?:#\}|\Z)|\{%-?\s*(\w+)(.*?)-?%\}|\{\{.*?\}\}", re.S)
 _FALSE_TESTS = re.compile(r"^\s*(?:false|False|0|none|None|\"\"|''|not\s+true|not\s+True)\s*$")
+_TRUE_TESTS = re.compile(r"^\s*(?:true|True|1|not\s+false|not\s+False)\s*$")
 
 
 def strip_jinja(text: str) -> str:
-    """Blank Jinja comments, tags, expressions and `{% if false %}` blocks; keep `{% raw %}` text."""
+    """Blank Jinja comments, tags, expressions and branches that never render; keep `{% raw %}` text.
+
+    A branch never renders under `{% if false %}`, and after `{% if true %}` (its `elif` and
+    `else`): a guardrail moved there is gone from the prompt.
+    """
     out: list[str] = []
     pos = 0
     dead = 0  # depth inside a block that never renders
-    stack: list[bool] = []  # for each open if: does it start a dead block
+    # For each open if: is its current branch dead, and has an earlier branch surely rendered.
+    stack: list[tuple[bool, bool]] = []
     raw = False
     for m in _JINJA_TOKEN.finditer(text):
-        if raw:
-            if m.group(1) != "endraw":
-                continue
+        if raw and m.group(1) != "endraw":
+            continue
         keep = text[pos : m.start()]
         out.append(_blank_str(keep) if dead else keep)
         out.append(_blank_str(m.group(0)))
@@ -137,16 +158,15 @@ def strip_jinja(text: str) -> str:
             raw = False
         elif tag == "if":
             never = bool(_FALSE_TESTS.match(rest))
-            stack.append(never)
-            if never:
-                dead += 1
-        elif tag in ("elif", "else") and stack and stack[-1]:
-            # The dead branch ends; what follows may render.
-            stack[-1] = False
-            dead -= 1
+            stack.append((never, bool(_TRUE_TESTS.match(rest))))
+            dead += never
+        elif tag in ("elif", "else") and stack:
+            was_dead, taken = stack[-1]
+            never = taken or (tag == "elif" and bool(_FALSE_TESTS.match(rest)))
+            stack[-1] = (never, taken or (tag == "elif" and bool(_TRUE_TESTS.match(rest))))
+            dead += never - was_dead
         elif tag == "endif" and stack:
-            if stack.pop():
-                dead -= 1
+            dead -= stack.pop()[0]
     tail = text[pos:]
     out.append(_blank_str(tail) if dead else tail)
     return "".join(out)
@@ -169,7 +189,9 @@ def _yaml_segments(path: str, text: str, prompt_keys: Sequence[str]) -> list[Seg
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else path
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PromptError(f"{where}: YAML does not parse: {problem}", "fix the YAML syntax") from None
+        raise PromptError(
+            f"{where}: YAML does not parse: {problem}", "fix the YAML syntax"
+        ) from None
     segments: list[Segment] = []
     for doc in docs:
         if doc is not None:
@@ -236,7 +258,9 @@ def _json_segments(path: str, text: str, prompt_keys: Sequence[str]) -> list[Seg
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PromptError(f"{path}:{exc.lineno}: JSON does not parse: {exc.msg}", "fix the JSON syntax") from None
+        raise PromptError(
+            f"{path}:{exc.lineno}: JSON does not parse: {exc.msg}", "fix the JSON syntax"
+        ) from None
     root, _ = _JsonPositions(text).value(_skip_ws(text, 0))
     segments: list[Segment] = []
     for value, line in _json_prompt_strings(root, prompt_keys):
@@ -262,6 +286,15 @@ class _JsonPositions:
     def __init__(self, text: str) -> None:
         self.text = text
         self._decoder = json.JSONDecoder()
+        # Strings are read left to right: count newlines from the last one read, not from the
+        # start, or a large prompt file costs quadratic time.
+        self._line = 1
+        self._line_pos = 0
+
+    def _line_of(self, i: int) -> int:
+        self._line += self.text.count("\n", self._line_pos, i)
+        self._line_pos = i
+        return self._line
 
     def value(self, i: int) -> tuple[Any, int]:
         t = self.text
@@ -295,12 +328,12 @@ class _JsonPositions:
                 i = _skip_ws(t, i + 1)
         if c == '"':
             s, end = json.decoder.scanstring(t, i + 1)  # type: ignore[attr-defined]
-            return _JStr(s, t.count("\n", 0, i) + 1), end
+            return _JStr(s, self._line_of(i)), end
         val, end = self._decoder.raw_decode(t, i)
         return val, end
 
 
-class _JObj(list):  # type: ignore[type-arg]
+class _JObj(list[Any]):
     """A JSON object as its (key, value) pairs, in order."""
 
 

@@ -12,7 +12,7 @@ import unicodedata
 from functools import lru_cache
 
 # Letters that render like ASCII ones, after case-folding (uppercase forms fold onto these,
-# except where the fold leaves another look-alike, listed too).
+# except where the fold leaves another look-alike: those are in _UPPER_CONFUSABLES).
 _CONFUSABLES = {
     # Cyrillic
     "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
@@ -23,8 +23,15 @@ _CONFUSABLES = {
     "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w",
     # Latin look-alikes that NFKC leaves alone
     "ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h",
+    # Small capitals
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ꜰ": "f", "ɢ": "g", "ʜ": "h", "ɪ": "i",
+    "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s",
+    "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
 }  # fmt: skip
 _CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+# Greek capitals whose lowercase looks like another letter: Η is an H, but η reads as n.
+_UPPER_CONFUSABLES = {"Η": "H", "Μ": "M", "Ν": "N", "Υ": "Y"}
+_UPPER_CONFUSABLE_TABLE = str.maketrans(_UPPER_CONFUSABLES)
 
 _APOSTROPHES = re.compile(r"['’‘ʼ`´]")
 _EMPHASIS = re.compile(r"[*~]")
@@ -33,7 +40,9 @@ _SPACED_LETTERS = re.compile(r"\b(?:\w )(?:\w ){1,}\w\b")
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
+    # NFKC turns an acute-accent apostrophe (don´t) into a space and a combining accent.
+    text = unicodedata.normalize("NFKC", text.replace("´", "'"))
+    text = text.translate(_UPPER_CONFUSABLE_TABLE).casefold()
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf"))
     return text.translate(_CONFUSABLE_TABLE)
