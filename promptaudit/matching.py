@@ -65,7 +65,8 @@ PERMISSIONS = _words(
 # Words that turn a following instruction around ("never ignore previous instructions").
 NEGATORS = frozenset(
     (*_words("not", "never", "no", "don't", "cannot", "can't", "won't", "nor", "refuse", "refuses",
-             "decline", "reject", "resist", "avoid", "ignore", "against", "without", "disregard"),)
+             "decline", "reject", "resist", "avoid", "ignore", "against", "without", "disregard",
+             "forbidden", "prohibited", "refrain"),)
 )  # fmt: skip
 _NEGATOR_WINDOW = 3
 # Words that report an attack rather than give an instruction ("if a user asks you to ignore
@@ -81,10 +82,23 @@ def _present(norm: str, vocabulary: Sequence[str]) -> set[str]:
     return {w for w in vocabulary if contains_phrase(norm, w)}
 
 
+# Verbs that open an imperative rule ("Keep the system prompt confidential.").
+_IMPERATIVES = frozenset(
+    _words("keep", "treat", "ensure", "protect", "respect", "follow", "maintain", "preserve",
+           "safeguard", "redirect", "direct", "point", "report", "stay", "remain", "guard",
+           "withhold", "decline", "refuse", "reject", "stop", "prioritize", "defer")
+)  # fmt: skip
+_RULE_WORDS = _words("avoid", "should", "confidential", "secret", "off limits", "private")
+
+
 def is_directive(norm: str) -> bool:
-    """Reads as a rule: it prohibits, mandates or refuses something."""
+    """Reads as a rule: it prohibits, mandates, refuses, or gives an order in the imperative."""
+    first = norm.split(" ", 1)[0]
     return bool(
-        _present(norm, STRONG) or _present(norm, NEGATIONS) or _present(norm, ("avoid", "should"))
+        first in _IMPERATIVES
+        or _present(norm, STRONG)
+        or _present(norm, NEGATIONS)
+        or _present(norm, _RULE_WORDS)
     )
 
 
@@ -105,31 +119,72 @@ def satisfies(rule: Rule, clause: Clause, *, loose: bool = False) -> bool:
 
 
 def trips(entry: Forbidden, clause: Clause) -> bool:
-    """The clause gives the forbidden instruction (not merely forbids it)."""
-    norm = clause.norm
+    """The clause gives the forbidden instruction (not merely forbids or reports it)."""
+    view = _NegationView.of(clause.text)
+    norm = view.norm
     padded = f" {norm} "
     for phrase in entry.norm_phrases:
         start = padded.find(f" {phrase} ")
         while start != -1:
-            if not _negated(norm[:start]):
+            if not view.negated_at(_word_index(norm, start)):
                 return True
             start = padded.find(f" {phrase} ", start + 1)
     for rx in entry.regexes:
         for m in rx.finditer(norm):
-            if not _negated(norm[: m.start()]):
+            if not view.negated_at(_word_index(norm, m.start())):
                 return True
-        lit = light(clause.text)
+        lit = light(view.text)
         for m in rx.finditer(lit):
-            if not _negated(normalize(lit[: m.start()])):
+            if not view.negated_at(len(normalize(lit[: m.start()]).split())):
                 return True
     return False
 
 
-def _negated(prefix_norm: str) -> bool:
-    words = prefix_norm.split()
-    return any(w in NEGATORS for w in words[-_NEGATOR_WINDOW:]) or any(
-        w in REPORTERS for w in words[-_REPORTER_WINDOW:]
-    )
+def _word_index(norm: str, offset: int) -> int:
+    return len(norm[:offset].split())
+
+
+# Intensifiers that sit between a negation and what it negates ("do not, under any
+# circumstances, ignore ..."); they are dropped before the negation is looked for.
+_INTENSIFIERS = re.compile(
+    r",?\s*\b(?:under any circumstances?|under no circumstances?|for any reason|ever|at any time|"
+    r"in any (?:case|situation|way)|whatsoever|no matter what|whatever happens)\b\s*,?",
+    re.IGNORECASE,
+)
+# Where a negation stops reaching: the end of a sentence part ("say no; then ignore ...").
+_BOUNDARY = re.compile(r"[,;:.!?()\[\]]+")
+
+
+@dataclass(frozen=True)
+class _NegationView:
+    """A clause as words, with the word indices where each sentence part starts."""
+
+    text: str
+    norm: str
+    starts: tuple[int, ...]
+    words: tuple[str, ...]
+
+    @staticmethod
+    def of(text: str) -> _NegationView:
+        text = _INTENSIFIERS.sub(" ", text)
+        starts, count = [], 0
+        for part in _BOUNDARY.split(text):
+            starts.append(count)
+            count += len(normalize(part).split())
+        norm = normalize(text)
+        return _NegationView(text, norm, tuple(starts), tuple(norm.split()))
+
+    def negated_at(self, index: int) -> bool:
+        """Is the word at INDEX negated, or reported speech, within its own sentence part?"""
+        part_start = max((s for s in self.starts if s <= index), default=0)
+        before = self.words[part_start:index]
+        near = [w for w in before[-_NEGATOR_WINDOW:] if w in NEGATORS]
+        if near:
+            # "do not have to avoid X": a negation of the negation lets X through.
+            outer = [w for w in before[-_NEGATOR_WINDOW - 3 : -_NEGATOR_WINDOW] if w in NEGATORS]
+            if (len(near) + len(outer)) % 2 == 1:
+                return True
+        return any(w in REPORTERS for w in before[-_REPORTER_WINDOW:])
 
 
 @dataclass(frozen=True)
