@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from promptaudit.text import contains_phrase, light, normalize
@@ -91,6 +92,7 @@ _IMPERATIVES = frozenset(
 _RULE_WORDS = _words("avoid", "should", "confidential", "secret", "off limits", "private")
 
 
+@lru_cache(maxsize=65536)
 def is_directive(norm: str) -> bool:
     """Reads as a rule: it prohibits, mandates, refuses, or gives an order in the imperative."""
     first = norm.split(" ", 1)[0]
@@ -102,24 +104,58 @@ def is_directive(norm: str) -> bool:
     )
 
 
+# Matching is pure, and the same clause text meets the same rule on both sides of a change and
+# again in every commit of a history walk: remember the answers (bounded).
+_MEMO: dict[tuple[object, ...], bool] = {}
+_MEMO_MAX = 500_000
+
+
+def _remember(key: tuple[object, ...], value: bool) -> bool:
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = value
+    return value
+
+
+def _rule_key(rule: Rule) -> tuple[object, ...]:
+    return (type(rule), rule.id, rule.phrases, rule.patterns, getattr(rule, "directive", False))
+
+
 def satisfies(rule: Rule, clause: Clause, *, loose: bool = False) -> bool:
     """The clause carries the guardrail (or matches the entry) by phrase or pattern.
 
     `loose` ignores a guardrail's `directive` requirement: used to notice a new clause on the
     guardrail's topic that grants an exception to it.
     """
-    norm = clause.norm
-    hit = any(contains_phrase(norm, p) for p in rule.norm_phrases)
-    if not hit and rule.regexes:
-        lit = light(clause.text)
-        hit = any(rx.search(norm) or rx.search(lit) for rx in rule.regexes)
+    key = ("topic", _rule_key(rule), clause.text)
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = _remember(key, _on_topic(rule, clause))
     if hit and not loose and getattr(rule, "directive", False):
-        return is_directive(norm)
+        return is_directive(clause.norm)
     return hit
+
+
+def _on_topic(rule: Rule, clause: Clause) -> bool:
+    norm = clause.norm
+    if any(contains_phrase(norm, p) for p in rule.norm_phrases):
+        return True
+    if not rule.regexes:
+        return False
+    lit = light(clause.text)
+    return any(rx.search(norm) or rx.search(lit) for rx in rule.regexes)
 
 
 def trips(entry: Forbidden, clause: Clause) -> bool:
     """The clause gives the forbidden instruction (not merely forbids or reports it)."""
+    key = ("trips", _rule_key(entry), clause.text)
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = _remember(key, _trips(entry, clause))
+    return hit
+
+
+def _trips(entry: Forbidden, clause: Clause) -> bool:
     view = _NegationView.of(clause.text)
     norm = view.norm
     padded = f" {norm} "

@@ -40,6 +40,13 @@ _SPACED_LETTERS = re.compile(r"\b(?:\w )(?:\w ){1,}\w\b")
 
 
 def _fold(text: str) -> str:
+    if text.isascii():
+        # No accents, format characters or look-alikes to undo: the common case, kept fast.
+        return text.lower()
+    return _fold_unicode(text)
+
+
+def _fold_unicode(text: str) -> str:
     # NFKC turns an acute-accent apostrophe (don´t) into a space and a combining accent.
     text = unicodedata.normalize("NFKC", text.replace("´", "'"))
     text = text.translate(_UPPER_CONFUSABLE_TABLE).casefold()
@@ -68,6 +75,7 @@ def normalize(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=65536)
 def light(text: str) -> str:
     """Folded and de-disguised, but with punctuation kept: what policy `patterns` also see."""
     text = _fold(text)
