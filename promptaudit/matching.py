@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from promptaudit.similarity import best_successor, content_tokens, similarity
 from promptaudit.text import contains_phrase, light, normalize
+
+__all__ = ["best_successor", "content_tokens", "similarity"]  # re-exported for callers
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -298,83 +301,6 @@ def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
     if not _present(norm, PERMISSIONS) or f.negations or f.strong:
         return False
     return any(similarity(norm, r) >= 0.4 for r in rule_norms)
-
-
-_STOP = frozenset(
-    normalize(w)
-    for w in [
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "you",
-        "your",
-        "is",
-        "are",
-        "be",
-        "it",
-        "this",
-        "that",
-        "as",
-        "at",
-        "by",
-        "from",
-        "any",
-        "all",
-        "if",
-        "will",
-        "should",
-        "must",
-        "not",
-        "never",
-        "do",
-        "don't",
-        "its",
-        "their",
-        "them",
-        "they",
-        "user",
-        "users",
-    ]
-)
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_tokens(norm: str) -> frozenset[str]:
-    return frozenset(_stem(w) for w in norm.split() if w not in _STOP)
-
-
-def similarity(a_norm: str, b_norm: str) -> float:
-    """Token-set overlap of content words: for lining clauses up, never for judging force."""
-    a, b = content_tokens(a_norm), content_tokens(b_norm)
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
-
-
-def best_successor(
-    clause: Clause, candidates: Sequence[Clause], threshold: float = 0.25
-) -> Clause | None:
-    best: Clause | None = None
-    score = threshold
-    for c in candidates:
-        s = similarity(clause.norm, c.norm)
-        if s >= score:
-            best, score = c, s
-    return best
 
 
 _SENSITIVE = re.compile(
