@@ -191,6 +191,82 @@ def approve(
     return EXIT_OK
 
 
+@cli.command(name="log")
+@click.argument("paths", nargs=-1, metavar="[PATH ...]")
+@click.option("--since", metavar="REV|DATE", help="Start after this revision, or at this date.")
+@click.option("--until", metavar="REV|DATE", help="End at this revision, or at this date.")
+@click.option("--guardrail", metavar="ID", help="Only events of this guardrail or forbidden entry.")
+@click.option(
+    "--unapproved",
+    is_flag=True,
+    help="Only blocking events that went in without a counting approval (exit 1 if any).",
+)
+@click.option("--first-parent", is_flag=True, help="Follow only the first parent of merges.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown")), default="table")
+@_repo_option
+def log_cmd(
+    paths: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    guardrail: str | None,
+    unapproved: bool,
+    first_parent: bool,
+    fmt: str,
+    repo_path: str,
+) -> int:
+    """Guardrail events commit by commit: when a guardrail changed, who did it, who approved."""
+    from promptaudit.git import Repository
+    from promptaudit.history import LogOptions, walk
+    from promptaudit.views import render_log
+
+    options = LogOptions(paths, since, until, guardrail, unapproved, first_parent)
+    with Repository(repo_path) as repo:
+        if repo.head() is None:
+            raise FatalError("the repository has no commits yet", "commit first")
+        with _Progress("promptaudit log") as progress:
+            events = list(walk(repo, options, progress=progress))
+    click.echo(render_log(events, fmt), nl=False)
+    return EXIT_BLOCKED if unapproved and events else EXIT_OK
+
+
+@cli.command(name="show")
+@click.argument("spec", metavar="PATH[@REV]")
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown")), default="table")
+@_repo_option
+def show_cmd(spec: str, fmt: str, repo_path: str) -> int:
+    """One prompt as the audit sees it: each clause with the guardrails it carries."""
+    from promptaudit.show import show
+    from promptaudit.views import render_show
+
+    click.echo(render_show(show(repo_path, spec), fmt), nl=False)
+    return EXIT_OK
+
+
+class _Progress:
+    """A one-line counter on stderr for walks longer than a second, only on a terminal."""
+
+    def __init__(self, label: str) -> None:
+        import time
+
+        self.label = label
+        self.start = time.monotonic()
+        self.shown = False
+        self.enabled = sys.stderr.isatty()
+        self._clock = time.monotonic
+
+    def __call__(self, n: int) -> None:
+        if self.enabled and n % 50 == 0 and self._clock() - self.start > 1.0:
+            click.echo(f"\r{self.label}: {n} commits read", err=True, nl=False)
+            self.shown = True
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
 @cli.command()
 @click.option("--keep", metavar="DIR", help="Build the demo repository in DIR and keep it.")
 def demo(keep: str | None) -> int:
@@ -198,6 +274,83 @@ def demo(keep: str | None) -> int:
     from promptaudit.demo import run_demo
 
     run_demo(click.echo, keep=keep, color=_color())
+    return EXIT_OK
+
+
+# Hook names only: the hook modules themselves load when a hook command runs.
+HOOK_NAMES = ("commit-msg", "pre-commit", "pre-merge-commit", "pre-push", "pre-receive")
+HOOK_COMMANDS = (*HOOK_NAMES, "framework-commit-msg", "framework-push")
+
+
+@cli.command("install-hooks")
+@click.option(
+    "--hook",
+    "hook_names",
+    multiple=True,
+    type=click.Choice(HOOK_NAMES),
+    help="Install only this hook (repeatable). Default: the client hooks; pre-receive in a "
+    "bare repository.",
+)
+@click.option("--chain", is_flag=True, help="Keep a foreign hook: move it aside, run it first.")
+@click.option("--uninstall", is_flag=True, help="Remove our hooks and restore chained ones.")
+@_repo_option
+def install_hooks(hook_names: tuple[str, ...], chain: bool, uninstall: bool, repo_path: str) -> int:
+    """Install the git hooks where git looks for them (core.hooksPath honored).
+
+    Never overwrites a hook that is not promptaudit's: it refuses, or with --chain moves it
+    aside and runs it first with the same arguments and input.
+    """
+    from promptaudit import hook_scripts
+    from promptaudit.git import Repository
+
+    with Repository(repo_path) as repo:
+        if uninstall:
+            actions = hook_scripts.uninstall(repo, hook_names)
+        else:
+            actions = hook_scripts.install(repo, hook_names, chain=chain)
+    for action in actions:
+        click.echo(action.describe())
+    return EXIT_OK
+
+
+@cli.command(
+    "hook",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@_repo_option
+@click.argument("name", type=click.Choice(HOOK_COMMANDS), metavar="NAME")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(repo_path: str, name: str, args: tuple[str, ...]) -> int:
+    """Run one git hook's logic (the scripts install-hooks writes call this).
+
+    NAME is commit-msg FILE, pre-commit, pre-merge-commit, pre-push REMOTE URL (refs on
+    stdin), pre-receive (refs on stdin), or framework-commit-msg / framework-push for the
+    pre-commit framework. Gating hooks exit 1 when blocked and 2 on any error.
+    """
+    from promptaudit.hooks import run_hook
+
+    return run_hook(name, args, repo_path=repo_path, stdin=sys.stdin.buffer)
+
+
+@cli.command("import")
+@click.argument("file", metavar="FILE")
+@click.option(
+    "--into",
+    "into",
+    required=True,
+    metavar="DIR",
+    help="The repository to build or extend (a new or empty folder is initialized).",
+)
+def import_cmd(file: str, into: str) -> int:
+    """Commit a JSON-lines history of prompt versions (FILE, or - for stdin) into a repository.
+
+    One commit per source change, with its author and date; changes imported before are
+    skipped. The schema is in docs/import.md.
+    """
+    from promptaudit.importer import import_history
+
+    for line in import_history(file, into).lines():
+        click.echo(line)
     return EXIT_OK
 
 

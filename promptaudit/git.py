@@ -9,6 +9,7 @@ fast path never needs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -217,7 +218,14 @@ class Repository:
         )
         rev = f"{base}..{head}" if base else head
         out = self.run(
-            "log", "--reverse", "--no-renames", "--name-only", f"--format={fmt}", rev, "--"
+            "log",
+            "--reverse",
+            "--no-renames",
+            "--name-only",
+            "--diff-merges=dense-combined",
+            f"--format={fmt}",
+            rev,
+            "--",
         ).decode("utf-8", "replace")
         commits = []
         for rec in out.split("\x1e")[1:]:
@@ -317,11 +325,178 @@ class Repository:
             files[path.decode("utf-8", "surrogateescape")] = (mode, sha)
         return files
 
+    def names_of(self, path: str) -> set[str]:
+        """Every path the file at PATH had in the history of HEAD (git's rename following)."""
+        out = self._try("log", "--follow", "--name-only", "-z", "--format=", "--", path)
+        return {
+            p.decode("utf-8", "surrogateescape") for p in (out or b"").split(b"\0") if p.strip()
+        }
+
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        """A streaming git process (for `git log -p` over a long history); read its stdout."""
+        return subprocess.Popen(
+            self._cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+        )
+
     @property
     def blobs(self) -> BlobReader:
         if self._reader is None:
             self._reader = BlobReader(self._cmd("cat-file", "--batch"))
         return self._reader
+
+    # -- what `import` needs to know before it writes ----------------------------------
+
+    def current_branch(self) -> str | None:
+        """The full name of the checked-out branch (refs/heads/...), None when HEAD is detached."""
+        out = self._try("symbolic-ref", "--quiet", "HEAD")
+        return out.decode().strip() if out else None
+
+    def worktree_changes(self) -> list[str]:
+        """Paths with staged, unstaged or untracked changes (ignored files are not counted)."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=normal")
+        entries = iter(out.split(b"\0"))
+        paths = []
+        for entry in entries:
+            if not entry:
+                continue
+            paths.append(entry[3:].decode("utf-8", "surrogateescape"))
+            if entry[:1] in (b"R", b"C"):
+                next(entries, None)  # the rename's old path
+        return paths
+
+    def commit_messages(self, rev: str, *, grep: str | None = None) -> list[str]:
+        """The full message of every commit reachable from REV (containing GREP), newest first."""
+        where = ["--fixed-strings", f"--grep={grep}"] if grep else []
+        out = self.run("log", "--format=%B%x00", *where, rev, "--")
+        return [m.strip("\n") for m in out.decode("utf-8", "replace").split("\0")[:-1]]
+
+    # -- what git hooks need ----------------------------------------------------------
+
+    def git_path(self, name: str) -> str:
+        """The absolute path git uses for NAME under the git dir.
+
+        Git's own relocation rules apply: `hooks` honors core.hooksPath, `index` honors
+        GIT_INDEX_FILE (the temporary index of `git commit -a` or `git commit <path>`).
+        """
+        out = self.run("rev-parse", "--path-format=absolute", "--git-path", name)
+        return out.decode("utf-8", "surrogateescape").rstrip("\n")
+
+    def commit_of(self, rev: str) -> str | None:
+        """The commit REV peels to; None when it names no commit (unknown, a tree, a blob)."""
+        out = self._try("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        return out.decode().strip() if out else None
+
+    def common_ancestor(self, a: str, b: str) -> str | None:
+        """merge-base of A and B, None for unrelated histories.
+
+        Plain `git merge-base` rather than gitpython: hooks call it, and in pre-receive the
+        pushed objects sit in a quarantine that only the inherited environment reveals.
+        """
+        proc = subprocess.run(
+            self._cmd("merge-base", "--end-of-options", a, b),
+            capture_output=True,
+            env=_env(),
+            check=False,
+        )
+        if proc.returncode == 0:
+            return proc.stdout.decode().strip()
+        if proc.returncode == 1 and not proc.stderr.strip():
+            return None
+        first = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
+        raise GitError(f"git merge-base failed: {first}", "")
+
+    def symbolic_ref(self, name: str) -> str | None:
+        """The ref NAME points to (HEAD -> refs/heads/main), None when it is not symbolic."""
+        out = self._try("symbolic-ref", "--quiet", name)
+        return out.decode().strip() if out else None
+
+    def merge_heads(self) -> list[str]:
+        """The commits an unfinished merge brings in (MERGE_HEAD; several for an octopus)."""
+        path = self.git_path("MERGE_HEAD")
+        try:
+            with open(path, encoding="ascii", errors="replace") as fh:
+                lines = fh.read().split()
+        except FileNotFoundError:
+            return []
+        heads = []
+        for line in lines:
+            sha = self.commit_of(line)
+            if sha is None:
+                raise GitError(
+                    f"MERGE_HEAD names an unknown commit {line[:12]}",
+                    "finish or abort the merge (git merge --abort)",
+                )
+            heads.append(sha)
+        return heads
+
+    def fetch_heads_for_merge(self) -> list[str]:
+        """The commits `git pull` is merging: FETCH_HEAD's entries not marked not-for-merge."""
+        path = self.git_path("FETCH_HEAD")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+        except FileNotFoundError:
+            return []
+        heads = []
+        for line in lines:
+            sha, _, rest = line.partition("\t")
+            if rest.startswith("not-for-merge"):
+                continue
+            commit = self.commit_of(sha.strip())
+            if commit is not None:
+                heads.append(commit)
+        return heads
+
+    def index_tree(self) -> str:
+        """The tree the next commit would record: the index git points at, written as a tree.
+
+        It writes from a copy of that index, so neither the index nor the lock a running
+        `git commit` holds on it is touched.
+        """
+        import shutil
+        import tempfile
+
+        index = self.git_path("index")
+        with tempfile.TemporaryDirectory(prefix="promptaudit-index-") as tmp:
+            copy = os.path.join(tmp, "index")
+            try:
+                shutil.copyfile(index, copy)
+            except OSError as exc:
+                raise GitError(
+                    f"cannot read the index {index}: {exc.strerror}", "check git status"
+                ) from None
+            proc = subprocess.run(
+                self._cmd("write-tree"),
+                capture_output=True,
+                env={**_env(), "GIT_INDEX_FILE": copy},
+                check=False,
+            )
+        if proc.returncode != 0:
+            first = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
+            raise GitError(f"git write-tree failed: {first}", "resolve conflicts in the index")
+        return proc.stdout.decode().strip()
+
+    def merge_tree(self, ours: str, theirs: str) -> str | None:
+        """The tree git's own merge of two commits produces (conflicted files with markers).
+
+        None when git cannot say (git older than 2.38, unrelated histories, an error).
+        """
+        proc = subprocess.run(
+            self._cmd("merge-tree", "--write-tree", "--no-messages", ours, theirs),
+            capture_output=True,
+            env=_env(),
+            check=False,
+        )
+        if proc.returncode not in (0, 1) or not proc.stdout:
+            return None
+        return proc.stdout.split(b"\n", 1)[0].decode().strip() or None
+
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+        """Write a commit object that no ref points to (a candidate to review), return its id."""
+        args = ["commit-tree", "--no-gpg-sign", "-m", message]
+        for p in parents:
+            args += ["-p", p]
+        return self.run(*args, tree).decode().strip()
 
 
 def parse_raw_diff(out: bytes) -> list[Change]:
@@ -431,3 +606,166 @@ _REPO_VARS = frozenset(
         "GIT_QUARANTINE_PATH",
     }
 )
+
+
+def init_repository(path: str | os.PathLike[str]) -> None:
+    """Create an empty repository at PATH (a new or empty folder)."""
+    run_git(path, "init", "-q")
+
+
+@dataclass(frozen=True)
+class Ident:
+    """Who and when, as a commit records it: unix seconds and a `+hhmm` offset."""
+
+    name: str
+    email: str
+    seconds: int
+    offset: str
+
+    def raw(self) -> bytes:
+        return f"{self.name} <{self.email}> {self.seconds} {self.offset}".encode()
+
+
+class FastImport:
+    """One `git fast-import` process that appends commits to a scratch ref.
+
+    Commits are marked :1, :2, ... in the order written; `close` returns their ids. The
+    scratch ref only ever fast-forwards (fast-import refuses anything else), and the caller
+    moves the real branch with `advance_branch` once the whole import has succeeded.
+    """
+
+    def __init__(self, cwd: str | os.PathLike[str], ref: str, parent: str | None) -> None:
+        import tempfile
+
+        self._ref = ref
+        self._parent = parent
+        self._marks = 0
+        self._tmp = tempfile.TemporaryDirectory(prefix="promptaudit-import-")
+        self._marks_path = os.path.join(self._tmp.name, "marks")
+        self._err = open(os.path.join(self._tmp.name, "stderr"), "w+b")  # noqa: SIM115
+        env = {k: v for k, v in _env().items() if k not in _REPO_VARS}
+        self._proc = subprocess.Popen(
+            [
+                "git",
+                "-C",
+                os.fspath(cwd),
+                "fast-import",
+                "--quiet",
+                "--done",
+                "--date-format=raw",
+                f"--export-marks={self._marks_path}",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self._err,
+            env=env,
+        )
+
+    def commit(
+        self,
+        author: Ident,
+        committer: Ident,
+        message: bytes,
+        files: Sequence[tuple[str, bytes | None]],
+    ) -> int:
+        """Write one commit: each (path, contents) sets a file, (path, None) deletes it."""
+        self._marks += 1
+        out = [
+            f"commit {self._ref}\nmark :{self._marks}\n".encode(),
+            b"author " + author.raw() + b"\n",
+            b"committer " + committer.raw() + b"\n",
+            _data(message),
+        ]
+        if self._marks == 1 and self._parent:
+            out.append(f"from {self._parent}\n".encode())
+        elif self._marks > 1:
+            out.append(f"from :{self._marks - 1}\n".encode())
+        for path, contents in files:
+            if contents is None:
+                out.append(b"D " + _fi_path(path) + b"\n")
+            else:
+                out.append(b"M 100644 inline " + _fi_path(path) + b"\n" + _data(contents))
+        out.append(b"\n")
+        self._write(b"".join(out))
+        return self._marks
+
+    def _write(self, chunk: bytes) -> None:
+        stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
+        try:
+            stdin.write(chunk)
+        except BrokenPipeError:
+            self._fail()
+
+    def close(self) -> dict[int, str]:
+        """Finish the stream; the commit id of every mark."""
+        self._write(b"done\n")
+        self._close_stdin()
+        if self._proc.wait() != 0:
+            self._fail()
+        marks = {}
+        with open(self._marks_path, encoding="ascii") as fh:
+            for line in fh:
+                mark, _, sha = line.strip().partition(" ")
+                marks[int(mark.lstrip(":"))] = sha
+        self._cleanup()
+        return marks
+
+    def abort(self) -> None:
+        """Stop without finishing: nothing is written to the scratch ref."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._cleanup()
+
+    def _fail(self) -> None:
+        self._proc.wait()
+        self._err.seek(0)
+        lines = self._err.read().decode("utf-8", "replace").strip().splitlines()
+        self._cleanup()
+        first = next((ln for ln in lines if ln.startswith("fatal:")), lines[0] if lines else "?")
+        raise GitError(f"git fast-import failed: {first}", "")
+
+    def _close_stdin(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+
+    def _cleanup(self) -> None:
+        self._close_stdin()
+        self._err.close()
+        self._tmp.cleanup()
+
+
+def _data(payload: bytes) -> bytes:
+    return b"data %d\n" % len(payload) + payload + b"\n"
+
+
+def _fi_path(path: str) -> bytes:
+    """A path in fast-import's C-style quoting, so spaces, quotes and newlines are safe."""
+    out = bytearray(b'"')
+    for byte in path.encode("utf-8", "surrogateescape"):
+        if byte in (0x22, 0x5C):
+            out += b"\\" + bytes([byte])
+        elif byte < 0x20 or byte == 0x7F:
+            out += b"\\%03o" % byte
+        else:
+            out.append(byte)
+    return bytes(out + b'"')
+
+
+def advance_branch(
+    cwd: str | os.PathLike[str], branch: str, old: str | None, new: str, *, worktree: bool
+) -> None:
+    """Fast-forward BRANCH (checked out at OLD, None if unborn) to NEW, index and files too.
+
+    `read-tree -m -u` refuses to overwrite local changes or untracked files, and `update-ref`
+    with the old value refuses if someone moved the branch in the meantime.
+    """
+    if worktree:
+        run_git(cwd, "read-tree", "-m", "-u", *([old] if old else []), new)
+    run_git(cwd, "update-ref", "-m", "promptaudit import", branch, new, old or "")
+
+
+def delete_ref(cwd: str | os.PathLike[str], ref: str) -> None:
+    """Remove REF if it exists."""
+    run_git(cwd, "update-ref", "-d", ref)

@@ -75,7 +75,7 @@ def _still_blocking(review: Review) -> tuple[Finding, ...]:
     return tuple(f for f in review.findings if _is_unapproved_block(f))
 
 
-def _status(finding: Finding) -> str:
+def status_of(finding: Finding) -> str:
     """One word or phrase for where a finding stands; shared by the table and markdown."""
     if finding.blocking:
         if finding.approved:
@@ -92,23 +92,23 @@ def _approvers(finding: Finding) -> str:
     return ", ".join(finding.required_reviewers) or ANY_REVIEWER
 
 
-def _terminal_safe(text: str) -> str:
+def terminal_safe(text: str) -> str:
     """Show control characters as escapes: prompt text must not drive the reviewer's terminal."""
     return "".join(f"\\x{ord(ch):02x}" if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
 def _oneline(text: str) -> str:
-    return _terminal_safe(" ".join(text.split()))
+    return terminal_safe(" ".join(text.split()))
 
 
-def _excerpt(text: str | None) -> str:
+def excerpt(text: str | None) -> str:
     """One line of at most ~200 characters, so a long clause cannot bury the verdict."""
     if text is None:
         return "(none)"
     flat = " ".join(text.split())
     if len(flat) > EXCERPT_LIMIT:
         flat = flat[: EXCERPT_LIMIT - 1] + "…"
-    return _terminal_safe(flat)
+    return terminal_safe(flat)
 
 
 def _range(review: Review) -> str:
@@ -131,13 +131,13 @@ def _style_status(status: str, color: bool) -> str:
 def _detail_block(finding: Finding) -> list[str]:
     guardrail = f" [{finding.guardrail}]" if finding.guardrail else ""
     lines = [
-        _terminal_safe(f"{_where(finding)} {finding.kind}{guardrail}"),
+        terminal_safe(f"{_where(finding)} {finding.kind}{guardrail}"),
         "  " + _oneline(finding.message),
-        "  - before: " + _excerpt(finding.before),
-        "  + after: " + _excerpt(finding.after),
+        "  - before: " + excerpt(finding.before),
+        "  + after: " + excerpt(finding.after),
     ]
     if _is_unapproved_block(finding):
-        lines.append("  approve: " + _terminal_safe(_approvers(finding)))
+        lines.append("  approve: " + terminal_safe(_approvers(finding)))
         lines += _approval_lines(finding, "  ")
     return lines
 
@@ -146,9 +146,9 @@ def _approval_lines(finding: Finding, indent: str) -> list[str]:
     """Who approved, and why the approvals that were found did not count."""
     lines = []
     if finding.approved_by:
-        lines.append(f"{indent}approved by: " + _terminal_safe(", ".join(finding.approved_by)))
+        lines.append(f"{indent}approved by: " + terminal_safe(", ".join(finding.approved_by)))
     for note in finding.approval_notes:
-        lines.append(f"{indent}not counted: " + _terminal_safe(note))
+        lines.append(f"{indent}not counted: " + terminal_safe(note))
     return lines
 
 
@@ -157,7 +157,7 @@ def _render_table(review: Review, *, color: bool, tool_version: str) -> str:
     lines = [
         f"promptaudit: {_range(review)}  {len(review.findings)} finding(s), "
         f"{len(blocking)} blocking",
-        f"policy: {_terminal_safe(review.policy_source)}",
+        f"policy: {terminal_safe(review.policy_source)}",
     ]
     if not review.findings:
         lines.append("OK: no guardrail changes.")
@@ -170,9 +170,9 @@ def _render_table(review: Review, *, color: bool, tool_version: str) -> str:
         [
             f.severity,
             f.kind,
-            _terminal_safe(f.guardrail or "-"),
-            _terminal_safe(_where(f)),
-            _style_status(_terminal_safe(_status(f)), color),
+            terminal_safe(f.guardrail or "-"),
+            terminal_safe(_where(f)),
+            _style_status(terminal_safe(status_of(f)), color),
         ]
         for f in review.findings
     ]
@@ -200,7 +200,7 @@ def _render_json(review: Review, *, color: bool, tool_version: str) -> str:
 # --- markdown (pull-request comment) ----------------------------------------------------------
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
     """Escape a table cell: a `|` would split the cell, a newline would end the row."""
     return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
 
@@ -222,7 +222,7 @@ def _diff_body(finding: Finding) -> str:
 
 def _md_details(finding: Finding) -> list[str]:
     guardrail = f" {finding.guardrail}" if finding.guardrail else ""
-    summary = f"{_where(finding)} {finding.kind}{guardrail} ({_status(finding)})"
+    summary = f"{_where(finding)} {finding.kind}{guardrail} ({status_of(finding)})"
     lines = [
         "<details>",
         f"<summary>{html.escape(summary, quote=False)}</summary>",
@@ -235,13 +235,13 @@ def _md_details(finding: Finding) -> list[str]:
         fence = _fence_for(body)
         lines += [fence + "diff", body, fence, ""]
     if finding.approved:
-        lines.append("Approved by: " + _md_cell(", ".join(finding.approved_by)))
+        lines.append("Approved by: " + md_cell(", ".join(finding.approved_by)))
     else:
-        lines.append("Who may approve: " + _md_cell(_approvers(finding)))
+        lines.append("Who may approve: " + md_cell(_approvers(finding)))
         if finding.approved_by:
-            lines += ["", "Approved so far: " + _md_cell(", ".join(finding.approved_by))]
+            lines += ["", "Approved so far: " + md_cell(", ".join(finding.approved_by))]
     for note in finding.approval_notes:
-        lines += ["", "Not counted: " + _md_cell(note)]
+        lines += ["", "Not counted: " + md_cell(note)]
     lines += ["", "</details>"]
     return lines
 
@@ -259,7 +259,7 @@ def _render_markdown(review: Review, *, color: bool, tool_version: str) -> str:
         "",
         verdict,
         "",
-        f"Range {_md_cell(_range(review))}, policy {_md_cell(review.policy_source)}.",
+        f"Range {md_cell(_range(review))}, policy {md_cell(review.policy_source)}.",
     ]
     if review.findings:
         lines += [
@@ -268,11 +268,11 @@ def _render_markdown(review: Review, *, color: bool, tool_version: str) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
         for f in review.findings:
-            status = _md_cell(_status(f))
+            status = md_cell(status_of(f))
             if _is_unapproved_block(f):
                 status = f"**{status}**"
             cells = [f.severity, f.kind, f.guardrail or "-", _where(f)]
-            lines.append("| " + " | ".join([*map(_md_cell, cells), status]) + " |")
+            lines.append("| " + " | ".join([*map(md_cell, cells), status]) + " |")
     for finding in review.findings:
         if finding.blocking:
             lines += ["", *_md_details(finding)]
@@ -419,10 +419,10 @@ def render_check(review: Review) -> str:
     lines = [f"promptaudit: blocked: {len(blocking)} guardrail change(s) need approval.", ""]
     for f in blocking:
         lines += [
-            _terminal_safe(f"{_where(f)}  {f.kind}  {f.guardrail or '-'}  ({f.severity})"),
-            "    - before: " + _excerpt(f.before),
-            "    + after: " + _excerpt(f.after),
-            "    who may approve: " + _terminal_safe(_approvers(f)),
+            terminal_safe(f"{_where(f)}  {f.kind}  {f.guardrail or '-'}  ({f.severity})"),
+            "    - before: " + excerpt(f.before),
+            "    + after: " + excerpt(f.after),
+            "    who may approve: " + terminal_safe(_approvers(f)),
             *_approval_lines(f, "    "),
             "",
         ]

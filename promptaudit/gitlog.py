@@ -1,0 +1,196 @@
+"""One streaming `git log --raw -p -U0` over a history, parsed commit by commit.
+
+The raw lines give each changed file's status, blob ids and paths (renames paired); the
+zero-context hunks say exactly which lines changed, which is all the history walk needs to
+re-read only the paragraphs a commit touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
+
+from promptaudit.errors import GitError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from promptaudit.git import Repository
+
+_COMMIT = "\x1eC\x1f"
+_FORMAT = (
+    "--format=%x1eC%x1f%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
+    "%(trailers:key=Guardrail-Approved-by,valueonly=true,separator=%x1d)"
+)
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_NULL = "0" * 40
+
+
+@dataclass
+class LogFile:
+    """One file changed by a commit: raw record plus its zero-context hunks."""
+
+    status: str
+    old_path: str | None
+    new_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+    hunks: list[tuple[int, int, list[str]]] = field(default_factory=list)
+    binary: bool = False
+
+
+@dataclass
+class LogCommit:
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    date: str
+    subject: str
+    trailers: tuple[str, ...]
+    files: list[LogFile] = field(default_factory=list)
+
+
+def unquote(path: str) -> str:
+    """Undo git's C-style quoting of a path (core.quotepath=on keeps the output ASCII)."""
+    if not (path.startswith('"') and path.endswith('"')):
+        return path
+    raw = path[1:-1].encode("ascii", "backslashreplace").decode("unicode_escape")
+    return raw.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def glob_pathspecs(globs: Sequence[str]) -> list[str]:
+    """Policy globs as git pathspecs (`:(glob)`), with {a,b} alternatives expanded."""
+    out: list[str] = []
+    for g in globs:
+        for expanded in _expand_braces(g.lstrip("/")):
+            out.append(f":(glob){expanded}")
+    return out
+
+
+def _expand_braces(glob: str) -> list[str]:
+    m = re.search(r"\{([^{}]*)\}", glob)
+    if not m:
+        return [glob]
+    out = []
+    for option in m.group(1).split(","):
+        out += _expand_braces(glob[: m.start()] + option + glob[m.end() :])
+    return out
+
+
+def log_stream(
+    repo: Repository,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    first_parent: bool = False,
+    policy_paths: Sequence[str] = (),
+    prompt_globs: Sequence[str] = (),
+) -> Iterator[LogCommit]:
+    """The commits that touch prompt files or the policy, oldest first."""
+    args = ["-c", "core.quotepath=on", "log", "--reverse", "--raw", "--no-abbrev", "-p", "-U0"]
+    args += ["-M", "--no-color", "--no-ext-diff", "--no-textconv", _FORMAT]
+    args += (
+        ["--first-parent", "--diff-merges=first-parent"] if first_parent else ["--diff-merges=off"]
+    )
+    rev = _range(repo, since, until, args)
+    spec = [*glob_pathspecs(prompt_globs), *policy_paths]
+    proc = repo.popen(*args, rev, "--", *spec)
+    assert proc.stdout is not None
+    try:
+        yield from parse_log(proc.stdout)
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read() if proc.stderr else b""
+        code = proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    if code != 0:
+        first = (err.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
+        raise GitError(f"git log failed: {first}", "check the revisions given to --since/--until")
+
+
+def _range(repo: Repository, since: str | None, until: str | None, args: list[str]) -> str:
+    """--since/--until take a revision or a date; revisions bound the range, dates filter it."""
+    end = "HEAD"
+    if until:
+        sha = repo.commit_of(until) if hasattr(repo, "commit_of") else None
+        if sha:
+            end = sha
+        else:
+            args.append(f"--until={until}")
+    if since:
+        sha = repo.commit_of(since) if hasattr(repo, "commit_of") else None
+        if sha:
+            return f"{sha}..{end}"
+        args.append(f"--since={since}")
+    return end
+
+
+def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:
+    """Parse the output of `git log --raw -p -U0` in the format above."""
+    commit: LogCommit | None = None
+    section = -1
+    remaining_old = remaining_new = 0
+    hunk: list[str] | None = None
+    for raw_line in stream:
+        line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
+        if remaining_old or remaining_new:
+            # Inside a hunk: exactly the counted lines belong to it, whatever they look like.
+            if line.startswith("-") and remaining_old:
+                remaining_old -= 1
+                continue
+            if line.startswith("+") and remaining_new:
+                assert hunk is not None
+                hunk.append(line[1:].rstrip("\r"))
+                remaining_new -= 1
+                continue
+        if line.startswith(_COMMIT):
+            if commit is not None:
+                yield commit
+            f = line[len(_COMMIT) :].split("\x1f")
+            commit = LogCommit(
+                sha=f[0],
+                parents=tuple(f[1].split()),
+                author_name=f[2],
+                author_email=f[3].lower(),
+                date=f[4],
+                subject=f[5],
+                trailers=tuple(t.strip() for t in f[6].split("\x1d") if t.strip()),
+            )
+            section = -1
+            continue
+        if commit is None:
+            continue
+        if line.startswith(":"):
+            commit.files.append(_raw_record(line))
+        elif line.startswith("diff --git "):
+            section += 1
+        elif line.startswith("@@ ") and 0 <= section < len(commit.files):
+            m = _HUNK.match(line)
+            if m:
+                old_start, old_count = int(m.group(1)), int(m.group(2) or 1)
+                new_count = int(m.group(4) or 1)
+                hunk = []
+                commit.files[section].hunks.append((old_start, old_count, hunk))
+                remaining_old, remaining_new = old_count, new_count
+        elif line.startswith("Binary files ") and 0 <= section < len(commit.files):
+            commit.files[section].binary = True
+    if commit is not None:
+        yield commit
+
+
+def _raw_record(line: str) -> LogFile:
+    meta, *paths = line.split("\t")
+    _old_mode, _new_mode, old_sha, new_sha, status = meta[1:].split()
+    letter = status[0]
+    first = unquote(paths[0])
+    second = unquote(paths[1]) if len(paths) > 1 else first
+    return LogFile(
+        status=letter,
+        old_path=None if letter == "A" else first,
+        new_path=None if letter == "D" else second,
+        old_blob=None if old_sha == _NULL else old_sha,
+        new_blob=None if new_sha == _NULL else new_sha,
+    )

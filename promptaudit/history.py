@@ -1,0 +1,388 @@
+"""The walk behind `promptaudit log`: guardrail events, commit by commit, at repository scale.
+
+Re-reading both versions of every changed file at every commit cannot keep up with `git log
+-p`, so the walk lets git say which lines changed (one `git log -p -U0` stream), re-reads only
+the paragraphs those lines touch, and carries every other clause forward. A commit is audited
+only when a clause that can matter (one on a guardrail's topic, one that trips a forbidden
+entry, one that reads like a safety rule) changed; then the audit runs on the changed clauses
+plus the file's clauses that can matter, which gives the same findings as auditing the whole
+file. Parsed versions are kept by blob id in a bounded cache, so memory stays flat as history
+grows and branches that diverge from one another are each read against their own parent.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from promptaudit.audit import FileChange, audit
+from promptaudit.clauses import Clause, clauses_of, clauses_of_segments
+from promptaudit.errors import PolicyError
+from promptaudit.findings import Finding
+from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
+from promptaudit.gitlog import LogCommit, LogFile, log_stream
+from promptaudit.matching import reads_like_safety_rule, satisfies, trips
+from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from promptaudit.git import Repository
+
+_CACHE_SIZE = 256
+_MARKERS = ("<!--", "-->", "```", "~~~")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A finding at one commit of the history, judged by the policy of the commit's parent."""
+
+    commit: str
+    date: str
+    author: str
+    subject: str
+    finding: Finding
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "date": self.date,
+            "author": self.author,
+            "subject": self.subject,
+            **self.finding.to_dict(),
+        }
+
+    @property
+    def unapproved(self) -> bool:
+        return self.finding.blocking and not self.finding.approved
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    paths: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    guardrail: str | None = None
+    unapproved: bool = False
+    first_parent: bool = False
+
+
+@dataclass
+class _Version:
+    """One blob of a prompt file, parsed: its lines, and its clauses as parallel lists."""
+
+    lines: list[str]
+    texts: list[str]
+    starts: list[int]  # 1-based line of each clause, ascending
+    kinds: list[str]
+    relevant: list[bool]
+    simple: bool  # plain text or Markdown without comments or fences: can be re-read in part
+
+
+@dataclass
+class _Walk:
+    repo: Repository
+    options: LogOptions
+    versions: OrderedDict[str, _Version] = field(default_factory=OrderedDict)
+    policies: dict[str | None, Policy] = field(default_factory=dict)
+    policy_blob: dict[str, str | None] = field(default_factory=dict)
+
+    # -- policies --------------------------------------------------------------------------
+
+    def policy_for(self, blob: str | None, fallback: str | None = None) -> Policy:
+        key = blob or fallback
+        if key not in self.policies:
+            if key is None:
+                self.policies[key] = default_policy()
+            else:
+                data = self.repo.blobs.read(key) or b""
+                self.policies[key] = load_policy(
+                    data.decode("utf-8-sig"),
+                    f"promptaudit.toml@{key[:12]}",
+                    path="promptaudit.toml",
+                )
+        return self.policies[key]
+
+    def parent_policy_blob(self, parent: str | None) -> str | None:
+        if parent is None:
+            return None
+        if parent not in self.policy_blob:
+            found = [b for name in POLICY_FILES if (b := self.repo.blob_at(parent, name))]
+            if len(found) > 1:
+                raise PolicyError(
+                    f"both promptaudit.toml and .promptaudit.toml exist at {parent[:12]}",
+                    "keep one policy file and delete the other",
+                )
+            self.policy_blob[parent] = found[0] if found else None
+        return self.policy_blob[parent]
+
+    # -- file versions -----------------------------------------------------------------------
+
+    def version(self, blob: str, path: str, policy: Policy) -> _Version:
+        cached = self.versions.get(blob)
+        if cached is not None:
+            self.versions.move_to_end(blob)
+            return cached
+        data = self.repo.blobs.read(blob)
+        text = decode(data or b"", path, policy.max_prompt_bytes)
+        return self.remember(blob, self.parse_whole(path, text, policy))
+
+    def remember(self, blob: str, version: _Version) -> _Version:
+        self.versions[blob] = version
+        if len(self.versions) > _CACHE_SIZE:
+            self.versions.popitem(last=False)
+        return version
+
+    def parse_whole(self, path: str, text: str, policy: Policy) -> _Version:
+        clauses = clauses_of(path, text, policy.prompt_keys)
+        simple = format_of(path) in (TEXT, MARKDOWN) and not any(m in text for m in _MARKERS)
+        return _Version(
+            lines=text.split("\n"),
+            texts=[c.text for c in clauses],
+            starts=[c.line for c in clauses],
+            kinds=[c.kind for c in clauses],
+            relevant=[_relevant(policy, c) for c in clauses],
+            simple=simple,
+        )
+
+
+def _relevant(policy: Policy, clause: Clause) -> bool:
+    """Can this clause take part in a finding? Its topic, a forbidden trip, or a safety rule."""
+    return (
+        any(satisfies(g, clause, loose=True) for g in policy.guardrails)
+        or any(trips(f, clause) for f in policy.forbidden)
+        or reads_like_safety_rule(clause.norm)
+    )
+
+
+def _clause(path: str, v: _Version, i: int, shift: int = 0) -> Clause:
+    return Clause(path, v.starts[i] + shift, v.texts[i], v.kinds[i])
+
+
+def _apply(
+    lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]
+) -> tuple[list[str], int, int, int]:
+    """Apply -U0 hunks; returns (new lines, first changed old index, end of changed old, delta)."""
+    new = list(lines)
+    delta = 0
+    first, last = len(lines), 0
+    for old_start, old_count, added in hunks:
+        at = old_start if old_count == 0 else old_start - 1  # 0-based, in the old text
+        first = min(first, at)
+        last = max(last, at + old_count)
+        new[at + delta : at + delta + old_count] = added
+        delta += len(added) - old_count
+    return new, first, last, delta
+
+
+def _paragraph(lines: list[str], first: int, last: int) -> tuple[int, int]:
+    """Widen [first, last) to whole blank-line-separated paragraphs (clauses never span them)."""
+    start = min(first, len(lines))
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    end = max(last, start)
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    return start, end
+
+
+def _update(
+    walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy
+) -> tuple[_Version, list[Clause], list[Clause]]:
+    """The new version, and the clauses that left and arrived (equal texts cancelled)."""
+    new_lines, first, last, delta = _apply(old.lines, f.hunks)
+    added_text = [ln for _, _, added in f.hunks for ln in added]
+    if not old.simple or any(m in ln for ln in added_text for m in _MARKERS):
+        new = walk.parse_whole(path, "\n".join(new_lines), policy)
+        gone = [_clause(path, old, i) for i in range(len(old.texts))]
+        came = [_clause(path, new, i) for i in range(len(new.texts))]
+        return new, *_cancel(gone, came)
+    start, end = _paragraph(old.lines, first, last)
+    lo = bisect.bisect_left(old.starts, start + 1)
+    hi = bisect.bisect_right(old.starts, end)
+    region = "\n".join(new_lines[start : end + delta])
+    fresh = clauses_of_segments(path, [Segment(region, start + 1)])
+    new = _Version(
+        lines=new_lines,
+        texts=old.texts[:lo] + [c.text for c in fresh] + old.texts[hi:],
+        starts=old.starts[:lo] + [c.line for c in fresh] + [s + delta for s in old.starts[hi:]],
+        kinds=old.kinds[:lo] + [c.kind for c in fresh] + old.kinds[hi:],
+        relevant=old.relevant[:lo] + [_relevant(policy, c) for c in fresh] + old.relevant[hi:],
+        simple=True,
+    )
+    gone = [_clause(path, old, i) for i in range(lo, hi)]
+    return new, *_cancel(gone, fresh)
+
+
+def _cancel(gone: list[Clause], came: list[Clause]) -> tuple[list[Clause], list[Clause]]:
+    left: dict[str, int] = {}
+    for c in came:
+        left[c.text] = left.get(c.text, 0) + 1
+    really_gone = []
+    for c in gone:
+        if left.get(c.text, 0) > 0:
+            left[c.text] -= 1
+        else:
+            really_gone.append(c)
+    kept: dict[str, int] = {}
+    for c in gone:
+        kept[c.text] = kept.get(c.text, 0) + 1
+    really_came = []
+    for c in came:
+        if kept.get(c.text, 0) > 0:
+            kept[c.text] -= 1
+        else:
+            really_came.append(c)
+    return really_gone, really_came
+
+
+def _context(path: str, v: _Version) -> list[Clause]:
+    """The file's clauses that can matter."""
+    return [_clause(path, v, i) for i, rel in enumerate(v.relevant) if rel]
+
+
+def walk(
+    repo: Repository, options: LogOptions, progress: Callable[[int], None] | None = None
+) -> Iterator[Event]:
+    """Every guardrail event in the walked history, oldest first."""
+    w = _Walk(repo, options)
+    names = _historical_names(repo, options.paths) if options.paths else None
+    stream = log_stream(
+        repo,
+        since=options.since,
+        until=options.until,
+        first_parent=options.first_parent,
+        policy_paths=POLICY_FILES,
+        prompt_globs=_walk_globs(repo, options),
+    )
+    for n, commit in enumerate(stream, 1):
+        if progress is not None:
+            progress(n)
+        for event in _commit_events(w, commit):
+            if names is None or event.finding.path in names:
+                yield event
+
+
+def _historical_names(repo: Repository, paths: Sequence[str]) -> set[str]:
+    """Every name the given files had, so that a renamed file keeps its history.
+
+    The walk itself always reads every prompt file: narrowing git's pathspec would hide the
+    other side of a rename, and the renamed file would look newly added.
+    """
+    names = set(paths)
+    for path in paths:
+        names.update(repo.names_of(path))
+    return names
+
+
+def _walk_globs(repo: Repository, options: LogOptions) -> tuple[str, ...]:
+    """Which paths to ask git about: the prompt globs of the policy at HEAD (or the default)."""
+    head = repo.head()
+    blob = None
+    if head:
+        found = [b for name in POLICY_FILES if (b := repo.blob_at(head, name))]
+        blob = found[0] if found else None
+    if blob is None:
+        return default_policy().prompts
+    data = repo.blobs.read(blob) or b""
+    return load_policy(data.decode("utf-8-sig"), "promptaudit.toml@HEAD").prompts
+
+
+def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
+    parent = c.parents[0] if c.parents else None
+    base_blob = w.parent_policy_blob(parent)
+    policy_changed = [
+        f for f in c.files if f.new_path in POLICY_FILES or f.old_path in POLICY_FILES
+    ]
+    new_policy_blob = base_blob
+    for f in policy_changed:
+        new_policy_blob = f.new_blob if f.new_path in POLICY_FILES else None
+    w.policy_blob[c.sha] = new_policy_blob
+    judge = w.policy_for(base_blob, fallback=new_policy_blob)
+
+    findings: list[Finding] = []
+    for f in c.files:
+        if f.old_path in POLICY_FILES or f.new_path in POLICY_FILES:
+            continue
+        findings += _file_findings(w, judge, f)
+    if policy_changed and base_blob is not None:
+        from promptaudit.policy_diff import policy_weakenings
+
+        head_policy = w.policy_for(new_policy_blob) if new_policy_blob else None
+        paths = set(w.repo.list_files(c.sha)) | (
+            set(w.repo.list_files(parent)) if parent else set()
+        )
+        findings += policy_weakenings(judge, head_policy, paths)
+    if not findings:
+        return
+    findings = [f for f in findings if w.options.guardrail in (None, f.guardrail)]
+    if any(f.blocking for f in findings):
+        from promptaudit.gather import weigh_approvals
+        from promptaudit.review import ApprovalInput, Range
+
+        base_policy = w.policy_for(base_blob) if base_blob else None
+        findings = weigh_approvals(
+            w.repo, Range(parent, c.sha), judge, base_policy, findings, ApprovalInput()
+        )
+    for finding in sorted(findings, key=Finding.sort_key):
+        event = Event(c.sha, c.date, f"{c.author_name} <{c.author_email}>", c.subject, finding)
+        if w.options.unapproved and not event.unapproved:
+            continue
+        yield event
+
+
+def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding]:
+    old_in = f.old_path is not None and f.old_blob is not None and judge.is_prompt(f.old_path)
+    new_in = f.new_path is not None and f.new_blob is not None and judge.is_prompt(f.new_path)
+    if not old_in and not new_in:
+        return []
+    if f.binary:
+        from promptaudit.errors import PromptError
+
+        raise PromptError(
+            f"{f.new_path or f.old_path}: is a binary file, not a prompt",
+            "exclude it from the prompts globs",
+        )
+    simple_edit = old_in and new_in and f.old_path == f.new_path and f.hunks
+    if simple_edit:
+        path = f.new_path or ""
+        old = w.version(f.old_blob or "", path, judge)
+        new, gone, came = _update(w, path, old, f, judge)
+        w.remember(f.new_blob or "", new)
+        if not any(_relevant(judge, c) for c in (*gone, *came)):
+            return []
+        before = _merge(gone, _context(path, old))
+        after = _merge(came, _context(path, new))
+        # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
+        return _audit_clauses(judge, path, path, before, after)
+    # Added, deleted, renamed or mode-changed files: read both versions whole.
+    old_text = _text(w, f.old_blob, f.old_path, judge) if old_in else None
+    new_text = _text(w, f.new_blob, f.new_path, judge) if new_in else None
+    return audit(judge, [FileChange(f.old_path, f.new_path, old_text, new_text)])
+
+
+def _merge(changed: list[Clause], context: list[Clause]) -> list[Clause]:
+    seen = {(c.line, c.text) for c in changed}
+    return sorted(
+        [*changed, *(c for c in context if (c.line, c.text) not in seen)], key=lambda c: c.line
+    )
+
+
+def _text(w: _Walk, blob: str | None, path: str | None, policy: Policy) -> str | None:
+    if blob is None or path is None:
+        return None
+    v = w.version(blob, path, policy)
+    return "\n".join(v.lines)
+
+
+def _audit_clauses(
+    policy: Policy, old_path: str, new_path: str, before: list[Clause], after: list[Clause]
+) -> list[Finding]:
+    sides = {"old": before, "new": after}
+
+    def parse(_path: str, text: str) -> list[Clause]:
+        return sides[text]
+
+    return audit(policy, [FileChange(old_path, new_path, "old", "new")], parse=parse)

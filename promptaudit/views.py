@@ -1,0 +1,100 @@
+"""Renderers for `promptaudit log` (guardrail events over time) and `promptaudit show`."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from promptaudit.report import excerpt, md_cell, status_of, terminal_safe
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from promptaudit.history import Event
+    from promptaudit.show import Shown
+
+
+def render_log(events: Sequence[Event], fmt: str) -> str:
+    if fmt == "json":
+        return (
+            json.dumps({"events": [e.to_dict() for e in events]}, indent=2, ensure_ascii=False)
+            + "\n"
+        )
+    rows = [
+        (
+            e.date[:10],
+            e.commit[:12],
+            e.author,
+            e.finding.kind,
+            e.finding.guardrail or "-",
+            f"{e.finding.path}:{e.finding.line}",
+            status_of(e.finding),
+        )
+        for e in events
+    ]
+    headers = ("date", "commit", "author", "kind", "guardrail", "where", "status")
+    unapproved = sum(1 for e in events if e.unapproved)
+    verdict = f"{len(events)} event(s), {unapproved} blocking without approval."
+    if fmt == "markdown":
+        lines = ["### promptaudit log", "", verdict, ""]
+        if rows:
+            lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+            lines += ["| " + " | ".join(md_cell(str(c)) for c in row) + " |" for row in rows]
+        return "\n".join(lines) + "\n"
+    if not rows:
+        return "No guardrail events.\n"
+    from tabulate import tabulate
+
+    table = tabulate(
+        [[terminal_safe(str(c)) for c in row] for row in rows], headers, tablefmt="simple"
+    )
+    details = []
+    for e in events:
+        if e.finding.blocking:
+            details += [
+                "",
+                f"{e.commit[:12]} {e.finding.kind} [{e.finding.guardrail or '-'}] {terminal_safe(e.subject)}",
+                "  - before: " + excerpt(e.finding.before),
+                "  + after: " + excerpt(e.finding.after),
+            ]
+            if e.finding.approved_by:
+                details.append("  approved by: " + terminal_safe(", ".join(e.finding.approved_by)))
+            details += ["  not counted: " + terminal_safe(n) for n in e.finding.approval_notes]
+    return "\n".join([table, *details, "", verdict]) + "\n"
+
+
+def render_show(shown: Shown, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(shown.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    head = f"{shown.path} at {shown.rev[:12]} (policy: {shown.policy_source})"
+    if not shown.in_scope:
+        head += "\nnote: this file is not a prompt under the policy; it is shown as if it were."
+    if fmt == "markdown":
+        lines = [
+            f"### {md_cell(head.splitlines()[0])}",
+            "",
+            "| line | clause | guardrails | forbidden |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c.line} | {md_cell(c.text)} | {md_cell(', '.join(c.guardrails))} | {md_cell(', '.join(c.forbidden))} |"
+            for c in shown.clauses
+        ]
+        if shown.missing:
+            lines += ["", "**Missing:** " + ", ".join(f"`{g.id}`" for g in shown.missing)]
+        return "\n".join(lines) + "\n"
+    width = max((len(str(c.line)) for c in shown.clauses), default=1)
+    lines = [terminal_safe(head), ""]
+    for c in shown.clauses:
+        marks = "".join(f" [{g}]" for g in c.guardrails) + "".join(f" !{f}!" for f in c.forbidden)
+        lines.append(f"{c.line:>{width}}  {excerpt(c.text)}{marks}")
+    lines.append("")
+    if shown.missing:
+        lines.append("Guardrails that apply but no clause carries:")
+        lines += [
+            f"  {g.id} ({g.severity}{', required' if g.required else ''}): {g.description}"
+            for g in shown.missing
+        ]
+    else:
+        lines.append("Every guardrail that applies to this file is carried.")
+    return "\n".join(lines) + "\n"
