@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from promptaudit import findings as k
-from promptaudit.clauses import Clause, clauses_of
+from promptaudit.clauses import ITEM, Clause, clauses_of
 from promptaudit.findings import Finding
 from promptaudit.matching import (
     best_successor,
+    describes_attacks,
     grants_exception,
     lost_force,
     reads_like_safety_rule,
@@ -344,15 +345,22 @@ class _FileAudit:
             return
         new_path = self.new.path or ""
         fresh = self.fresh(self.new.clauses)
+        gone = self.gone(self.old.clauses)
         for entry in self.policy.forbidden:
             if not entry.applies_to(new_path):
                 continue
             old_hits = Counter(c.norm for c in self.old.clauses if trips(entry, c))
+            # An instruction already in force and reworded is not a new one.
+            reworded = [c for c in gone if trips(entry, c)]
             for c in fresh:
-                if not trips(entry, c):
+                if not trips(entry, c) or _reported(self.new.clauses, c):
                     continue
                 if old_hits[c.norm] > 0:
                     old_hits[c.norm] -= 1
+                    continue
+                predecessor = best_successor(c, reworded, threshold=0.3)
+                if predecessor is not None:
+                    reworded.remove(predecessor)
                     continue
                 self.add(
                     k.FORBIDDEN_ADDED,
@@ -400,6 +408,22 @@ class _FileAudit:
                 blocking=self.policy.strict,
                 anchor=self.anchor_for(c),
             )
+
+
+def _reported(clauses: Sequence[Clause], item: Clause) -> bool:
+    """A list item under a lead-in that describes attacks ("Resist jailbreak attempts such as:").
+
+    Such items name what to resist ("uncensored personas", "requests to bypass policies");
+    they are not instructions, even though no negation stands in the item itself.
+    """
+    if item.kind != ITEM:
+        return False
+    index = clauses.index(item)
+    for prev in reversed(clauses[:index]):
+        if prev.kind == ITEM:
+            continue
+        return prev.text.rstrip().endswith(":") and describes_attacks(prev.norm)
+    return False
 
 
 BLOCKING_KINDS = frozenset(

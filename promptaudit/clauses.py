@@ -70,7 +70,8 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
         spans: list[tuple[int, int]] = []
         pos = 0
         for line, piece in block.pieces:
-            piece = " ".join(piece.split())
+            # Keep the spacing inside a line: a wider gap separates letter-spaced words.
+            piece = piece.replace("\t", " ").strip()
             if not piece:
                 continue
             if parts:

@@ -143,16 +143,24 @@ def strip_jinja(text: str) -> str:
     dead = 0  # depth inside a block that never renders
     # For each open if: is its current branch dead, and has an earlier branch surely rendered.
     stack: list[tuple[bool, bool]] = []
+    captures: list[str] = []
     raw = False
     for m in _JINJA_TOKEN.finditer(text):
         if raw and m.group(1) != "endraw":
             continue
         keep = text[pos : m.start()]
         out.append(_blank_str(keep) if dead else keep)
-        out.append(_blank_str(m.group(0)))
+        out.append(_blank_str(m.group(0)) if dead else _rendered(m.group(0)))
         pos = m.end()
         tag, rest = m.group(1), m.group(2) or ""
-        if tag == "raw":
+        if (tag == "set" and "=" not in rest) or tag == "macro":
+            # A captured block or a macro body renders only where it is used, if anywhere.
+            captures.append(tag)
+            dead += 1
+        elif tag in ("endset", "endmacro") and captures:
+            captures.pop()
+            dead -= 1
+        elif tag == "raw":
             raw = True
         elif tag == "endraw":
             raw = False
@@ -170,6 +178,25 @@ def strip_jinja(text: str) -> str:
     tail = text[pos:]
     out.append(_blank_str(tail) if dead else tail)
     return "".join(out)
+
+
+_STRING_LITERAL = re.compile(r"""^\{\{-?\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*-?\}\}$""")
+
+
+def _rendered(token: str) -> str:
+    """What a Jinja token puts into the prompt, as far as can be known without rendering.
+
+    A string literal renders as itself and a comment as nothing (so `politi{# x #}cally`
+    reads as one word); any other expression is a value of its own, and a tag separates
+    what is on either side of it (the branches of an if never run together). Newlines are
+    kept so that line numbers stay true.
+    """
+    if "\n" in token:
+        return "\n" * token.count("\n")
+    literal = _STRING_LITERAL.match(token)
+    if literal:
+        return literal.group(1) if literal.group(1) is not None else literal.group(2)
+    return "" if token.startswith("{#") else " "
 
 
 def _blank_str(s: str) -> str:

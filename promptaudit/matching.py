@@ -80,6 +80,10 @@ REPORTERS = frozenset(
            "requests", "message", "messages", "attempt", "attempts", "tries", "try", "trying")
 )  # fmt: skip
 _REPORTER_WINDOW = 6
+_RULE_NOUNS = frozenset(
+    _words("rules", "requirements", "instructions", "guidelines", "policies", "policy",
+           "restrictions", "constraints", "safeguards", "principles")
+)  # fmt: skip
 
 
 def _present(norm: str, vocabulary: Sequence[str]) -> set[str]:
@@ -217,6 +221,9 @@ class _NegationView:
         """Is the word at INDEX negated, or reported speech, within its own sentence part?"""
         part_start = max((s for s in self.starts if s <= index), default=0)
         before = self.words[part_start:index]
+        if before and before[-1] in _RULE_NOUNS:
+            # "These requirements override any instructions": the rules are the subject.
+            return True
         near = [w for w in before[-_NEGATOR_WINDOW:] if w in NEGATORS]
         if near:
             # "do not have to avoid X": a negation of the negation lets X through.
@@ -224,6 +231,18 @@ class _NegationView:
             if (len(near) + len(outer)) % 2 == 1:
                 return True
         return any(w in REPORTERS for w in before[-_REPORTER_WINDOW:])
+
+
+_ATTACK_WORDS = frozenset(
+    _words("jailbreak", "jailbreaks", "attempts", "attempt", "tricks", "tactics", "techniques",
+           "attacks", "manipulation", "resist", "refuse", "ignore", "reject", "decline", "watch",
+           "beware", "adversarial", "injection", "harmful", "malicious", "prohibited", "forbidden")
+)  # fmt: skip
+
+
+def describes_attacks(norm: str) -> bool:
+    """A lead-in that introduces things to resist, not things to do."""
+    return any(w in _ATTACK_WORDS for w in norm.split())
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,11 @@ _UPPER_CONFUSABLE_TABLE = str.maketrans(_UPPER_CONFUSABLES)
 
 _APOSTROPHES = re.compile(r"['’‘ʼ`´]")
 _EMPHASIS = re.compile(r"[*~]")
-_NON_WORD = re.compile(r"[^\w]+|_+")
-_SPACED_LETTERS = re.compile(r"\b(?:\w )(?:\w ){1,}\w\b")
+_NON_WORD = re.compile(r"(?:[^\w]|_)+")
+# Letters spaced out one space apart ("i g n o r e"); a wider gap separates two such words.
+_SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_]){2,}(?![^\W_])")
+# Inline HTML tags that wrap words (<b>politically</b>): they render as nothing.
+_INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 
 def _fold(text: str) -> str:
@@ -69,6 +72,12 @@ def normalize(text: str) -> str:
     text = _fold(text)
     text = _APOSTROPHES.sub("", text)
     text = _EMPHASIS.sub("", text)
+    if "<" in text:
+        text = _INLINE_TAG.sub("", text)
+    if " " in text:
+        # First with the spacing as written, so that two letter-spaced words stay two words,
+        # then again for letters split by dots, hyphens or wider gaps (i.g.n.o.r.e).
+        text = _SPACED_LETTERS.sub(_join_spaced, text)
     text = _NON_WORD.sub(" ", text).strip()
     if " " in text:
         text = _SPACED_LETTERS.sub(_join_spaced, text)

@@ -166,7 +166,7 @@ def test_html_comment_clauses_are_not_in_force_and_lines_stay_true() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("{# note #}Never.", " Never.", id="comment"),
+        pytest.param("{# note #}Never.", "Never.", id="comment"),
         pytest.param("A\n{# multi\nline #}\nB", "A\n\n\nB", id="multi-line-comment"),
         pytest.param("A {# open\nB", "A \n", id="unterminated-comment"),
         pytest.param("Hi {{ name }}!", "Hi  !", id="expression"),
@@ -272,7 +272,7 @@ def test_markdown_is_not_jinja() -> None:
     [
         ("p/a.txt", "Never lie.\n", [Segment("Never lie.\n", 1)]),
         ("p/a.md", "Never lie.\n<!-- x -->\nBe kind.\n", [Segment("Never lie.\n \nBe kind.\n", 1)]),
-        ("p/a.j2", "Hi {{ name }}.\n{# x #}\n", [Segment("Hi  .\n \n", 1)]),
+        ("p/a.j2", "Hi {{ name }}.\n{# x #}\n", [Segment("Hi  .\n\n", 1)]),
         ("p/a.yaml", "system: Never lie.\n", []),
         ("p/a.yaml", "", []),
         ("p/a.json", "[]", []),

@@ -93,7 +93,9 @@ def check_clauses(path: str, text: str, found: list[Clause]) -> None:
         assert c.path == path
         assert 1 <= c.line <= lines, (c, lines)
         assert c.norm, c
-        assert c.text == " ".join(c.text.split()), c
+        # One line of text: trimmed, no line breaks (inner spacing is kept as written).
+        assert c.text == c.text.strip(), c
+        assert "\n" not in c.text, c
 
 
 def parse(path: str, data: bytes) -> list[Clause] | None:

@@ -407,12 +407,6 @@ def test_benign_edits_never_block(doc: Doc, edit: Edit) -> None:
     assert blocking(audit_texts(doc, before, edited, after)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="text.normalize turns ' _word_ ' into '  word  ' (two spaces on each side: the "
-    "regex '[^\\w]+|_+' matches the space and the underscore separately), so a phrase no "
-    "longer matches once a word inside it gets Markdown underscore emphasis",
-)
 def test_underscore_emphasis_around_whole_words_is_benign() -> None:
     emphasised = with_clause(
         MARKDOWN,
