@@ -33,6 +33,9 @@ class Approval:
     source: str
     record: Record | None = None
     problem: str | None = None
+    # A trailer approves the change as it stood at its commit: the fingerprints of the
+    # findings then. None: it approves the change as reviewed (CI, the message being written).
+    covers: frozenset[str] | None = None
 
     @property
     def email(self) -> str:
@@ -133,6 +136,11 @@ def decide(
             continue
         if a.problem:
             notes.append(f"{who} ({a.source}): {a.problem}")
+            continue
+        if a.covers is not None and finding.fingerprint not in a.covers:
+            notes.append(
+                f"{who} ({a.source}): approved an earlier state; this was changed after it"
+            )
             continue
         if a.record is not None and a.record.expired(now):
             notes.append(f"{who} ({a.source}): expired on {a.record.expires}")

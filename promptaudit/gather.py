@@ -76,11 +76,16 @@ def _collect(
             # its author an author of the change.
             if any(not p.startswith(RESERVED_PREFIX) for p in c.paths):
                 authors.add(c.author_email)
+            covers = None
+            if c.trailers and c.sha != rng.head:
+                covers = _fingerprints_at(repo, rng, c.sha)
             for value in c.trailers:
                 problem = None
                 if judge.require_signed:
                     problem = _signature_problem(repo, c.sha, value, signers_file)
-                approvals.append(Approval(value, f"trailer in {c.sha[:12]}", problem=problem))
+                approvals.append(
+                    Approval(value, f"trailer in {c.sha[:12]}", problem=problem, covers=covers)
+                )
     if given.message_file:
         try:
             with open(given.message_file, "rb") as fh:
@@ -100,6 +105,15 @@ def _collect(
     for email in given.approved_by:
         approvals.append(Approval(email, "--approved-by"))
     return approvals, frozenset(authors)
+
+
+def _fingerprints_at(repo: Repository, rng: Range, sha: str) -> frozenset[str]:
+    """What the change looked like at SHA: a trailer there approves that much, no more."""
+    from promptaudit.review import Range as _Range
+    from promptaudit.review import run_review
+
+    review = run_review(repo, _Range(rng.base, sha), weigh=False)
+    return frozenset(f.fingerprint for f in review.findings)
 
 
 def _signature_problem(

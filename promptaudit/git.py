@@ -157,9 +157,29 @@ class Repository:
         return self.run("hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
 
     def parent(self, sha: str) -> str | None:
-        """First parent, or None for a root commit."""
+        """First parent, or None for a root commit.
+
+        In a shallow clone the oldest commits look parentless; judging one of them against
+        the empty tree would pass a removal, so that is an error, not a root.
+        """
         out = self._try("rev-parse", "--verify", "--quiet", f"{sha}^1^{{commit}}")
-        return out.decode().strip() if out else None
+        if out:
+            return out.decode().strip()
+        if self.shallow and sha in self._shallow_boundary():
+            raise GitError(
+                f"the parent of {sha[:12]} is not in this shallow clone",
+                "fetch the full history (git fetch --unshallow, or fetch-depth: 0 in CI)",
+            )
+        return None
+
+    def _shallow_boundary(self) -> set[str]:
+        """Commits whose parents a shallow clone cut off."""
+        path = os.path.join(self.git_dir, "shallow")
+        try:
+            with open(path, encoding="ascii") as fh:
+                return {line.strip() for line in fh if line.strip()}
+        except OSError:
+            return set()
 
     def default_branch(self, configured: str | None = None) -> str:
         """The branch a feature branch is judged against: the policy's, origin/HEAD, main, master."""
@@ -187,6 +207,11 @@ class Repository:
 
     def merge_base(self, a: str, b: str) -> str:
         bases = self._gitpython.merge_base(a, b)
+        if not bases and self.shallow:
+            raise GitError(
+                f"'{a}' and '{b}' have no common ancestor in this shallow clone",
+                "fetch the full history (git fetch --unshallow, or fetch-depth: 0 in CI)",
+            )
         if not bases:
             raise GitError(
                 f"'{a}' and '{b}' have no common ancestor",

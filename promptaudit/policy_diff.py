@@ -143,3 +143,77 @@ def _entry_weakenings(
 def _list(items: list[str], most: int = 5) -> str:
     shown = ", ".join(items[:most])
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def approval_config_changes(policy: Policy, changed: Iterable[str]) -> list[Finding]:
+    """Edits to the files that decide whose approvals count, outside the policy file itself.
+
+    The allowed-signers file and CODEOWNERS are read at BASE, so an edit cannot approve the
+    change that makes it; but it would decide who approves every change after it. Landing
+    "alice@example.com <my key>" must need the same approval as weakening the policy.
+    """
+    from promptaudit.codeowners import LOCATIONS
+
+    watched = {}
+    if policy.allowed_signers:
+        watched[policy.allowed_signers] = "it decides whose signatures count as approvals"
+    if policy.is_default or any(
+        not (e.reviewers or e.require_groups) for e in (*policy.guardrails, *policy.forbidden)
+    ):
+        if "default" not in policy.reviewers:
+            for location in LOCATIONS:
+                watched[location] = "its owners approve guardrail changes under this policy"
+    entries = (*policy.guardrails, *policy.forbidden)
+    top = max((e.severity for e in entries), key=SEVERITIES.index, default="high")
+    everyone = tuple(dict.fromkeys(r for e in entries for r in e.reviewers))
+    out = []
+    for path in sorted(set(changed) & watched.keys()):
+        blocking = policy.blocks(top)
+        out.append(
+            Finding(
+                kind=k.POLICY_WEAKENED,
+                guardrail=None,
+                severity=top,
+                path=path,
+                line=1,
+                before=None,
+                after=None,
+                blocking=blocking,
+                message=f"who may approve changed: {path} was edited, and {watched[path]}.",
+                required_reviewers=policy.expand_reviewers(everyone) if blocking else (),
+            )
+        )
+    return out
+
+
+def adoption_weakening(default: Policy, head: Policy, paths: Iterable[str]) -> list[Finding]:
+    """One finding for a first policy laxer than the built-in default that protected BASE.
+
+    Adopting a policy is not a series of edits, so the differences are summed up in a single
+    blocking finding rather than one per built-in entry.
+    """
+    found = policy_weakenings(default, head, paths)
+    if not found:
+        return []
+    dropped = sorted({f.guardrail for f in found if f.guardrail})
+    other = [f.message for f in found if f.guardrail is None]
+    parts = []
+    if dropped:
+        parts.append(f"it drops or narrows the built-in entries {_list(dropped, 6)}")
+    parts += [m.rstrip(".") for m in other]
+    top = max((f.severity for f in found), key=SEVERITIES.index)
+    blocking = default.blocks(top)
+    return [
+        Finding(
+            kind=k.POLICY_WEAKENED,
+            guardrail=None,
+            severity=top,
+            path=head.path or "promptaudit.toml",
+            line=1,
+            before=None,
+            after=None,
+            blocking=blocking,
+            message="the first policy is laxer than the built-in default that protected the "
+            "prompts before it: " + "; ".join(parts) + '. Add extends = "default" to keep them.',
+        )
+    ]

@@ -145,21 +145,25 @@ def run_review(
     *,
     policy_override: str | None = None,
     approvals: ApprovalInput | None = None,
+    weigh: bool = True,
 ) -> Review:
     """Audit the change RNG under the judging policy, then weigh the approvals it carries."""
     judge, base_policy = judging_policy(repo, rng, policy_override)
     changes = repo.diff(rng.base, rng.head)
     policy_changed = any(c.old_path in POLICY_FILES or c.new_path in POLICY_FILES for c in changes)
     relevant = [c for c in changes if _touches_prompt(judge, c)]
-    if not relevant and not (policy_changed and base_policy is not None):
+    changed_paths = {p for c in changes for p in (c.old_path, c.new_path) if p}
+    approval_files = _approval_files(judge, base_policy, changed_paths)
+    if not relevant and not approval_files and not policy_changed:
         return Review(rng.base or repo.empty_tree, rng.head, judge.source)
 
     file_changes = [_file_change(repo, judge, rng, c) for c in relevant]
     found: list[Finding] = audit(judge, file_changes)
-    if policy_changed and base_policy is not None and policy_override is None:
+    if policy_changed and policy_override is None:
         found += _policy_findings(repo, rng, base_policy)
+    found += approval_files
     found = _with_blobs(found, changes)
-    if any(f.blocking for f in found):
+    if weigh and any(f.blocking for f in found):
         from promptaudit.gather import weigh_approvals
 
         found = weigh_approvals(repo, rng, judge, base_policy, found, approvals or ApprovalInput())
@@ -175,6 +179,18 @@ def _with_blobs(found: list[Finding], changes: Sequence[Change]) -> list[Finding
             if p is not None:
                 blobs[p] = (c.old_blob, c.new_blob)
     return [f.with_blobs(*blobs.get(f.path, (None, None))) for f in found]
+
+
+def _approval_files(judge: Policy, base_policy: Policy | None, changed: set[str]) -> list[Finding]:
+    """policy-weakened findings for edits to allowed_signers or CODEOWNERS (see policy_diff)."""
+    if base_policy is None and not judge.is_default:
+        return []  # first adoption: nothing was protected yet
+    from promptaudit.codeowners import LOCATIONS
+    from promptaudit.policy_diff import approval_config_changes
+
+    if not changed & {*LOCATIONS, *([judge.allowed_signers] if judge.allowed_signers else [])}:
+        return []
+    return approval_config_changes(judge, changed)
 
 
 def _touches_prompt(policy: Policy, change: Change) -> bool:
@@ -219,8 +235,8 @@ def _prompt_text(
     return decode(data, path, policy.max_prompt_bytes)
 
 
-def _policy_findings(repo: Repository, rng: Range, base_policy: Policy) -> list[Finding]:
-    from promptaudit.policy_diff import policy_weakenings
+def _policy_findings(repo: Repository, rng: Range, base_policy: Policy | None) -> list[Finding]:
+    from promptaudit.policy_diff import adoption_weakening, policy_weakenings
 
     try:
         head_policy = _policy_at(repo, rng.head)
@@ -229,4 +245,12 @@ def _policy_findings(repo: Repository, rng: Range, base_policy: Policy) -> list[
     paths = set(repo.list_files(rng.head))
     if rng.base:
         paths |= set(repo.list_files(rng.base))
-    return policy_weakenings(base_policy, head_policy, paths)
+    if base_policy is not None:
+        return policy_weakenings(base_policy, head_policy, paths)
+    # First adoption: HEAD's policy judges, but where the built-in default already covered
+    # prompts at BASE, a policy laxer than it drops protection those prompts had.
+    base_files = set(repo.list_files(rng.base)) if rng.base else set()
+    default = default_policy()
+    if head_policy is None or not any(default.is_prompt(p) for p in base_files):
+        return []
+    return adoption_weakening(default, head_policy, paths)

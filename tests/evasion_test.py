@@ -242,12 +242,6 @@ def test_a_broken_policy_in_the_change_fails_closed(
     assert err[1] == "hint: fix the TOML syntax"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="first adoption: with no promptaudit.toml at BASE, HEAD's own policy judges the "
-    "change, so a change that adds a lax policy and removes a guardrail the built-in default "
-    "protected at BASE passes with exit 0 (review.judging_policy)",
-)
 def test_adopting_a_lax_policy_in_the_same_change_does_not_help(
     repo: GitRepo, review: Review
 ) -> None:
@@ -257,14 +251,11 @@ def test_adopting_a_lax_policy_in_the_same_change_does_not_help(
     repo.write("prompts/bot.md", "You are a bot.\n")
     repo.commit("adopt a policy that covers nothing, and drop the rule")
     code, found = review(repo, "HEAD")
+    # First adoption: HEAD's policy judges the prompts (issue 2, point 3), but the built-in
+    # default was in force before, so adopting a laxer policy is itself policy-weakened.
     assert code == 1
-    assert (
-        "guardrail-removed",
-        "system-prompt-confidentiality",
-        "prompts/bot.md",
-        3,
-        True,
-    ) in rows(found)
+    assert ("policy-weakened", None, "promptaudit.toml", 1, True) in rows(found)
+    assert any("prompts no longer cover prompts/bot.md" in f["message"] for f in found)
 
 
 # -- the prompt moved out of scope ------------------------------------------------------------
@@ -748,14 +739,6 @@ def alice_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return key, key.with_suffix(".pub").read_text().strip()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Guardrail-Approved-by trailer approves every finding of the whole range, also "
-    "what is committed after it: with require_signed, Alice's signed approval of one removal "
-    "(an approval-only commit) also approves a removal the author adds on top afterwards, "
-    "which Alice never saw (gather._collect does not limit a trailer to the change up to its "
-    "own commit, unlike signed records, which bind blob ids)",
-)
 def test_signed_trailer_does_not_approve_what_comes_after_it(
     repo: GitRepo, alice_key: tuple[Path, str], review: Review
 ) -> None:
@@ -809,13 +792,6 @@ def test_signed_trailer_does_not_approve_what_comes_after_it(
             id="codeowners",
         ),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="who may approve is read at BASE, but a change to the allowed-signers file or to "
-    "CODEOWNERS is no finding at all (policy_diff audits promptaudit.toml only): an insider "
-    "lands 'alice@example.com <my key>' (or themselves as owner) in an innocent-looking change, "
-    "then signs approvals as Alice in the next one",
 )
 def test_changing_who_may_approve_outside_the_policy_file(
     repo: GitRepo, review: Review, path: str, old: str, new: str

@@ -83,12 +83,6 @@ def test_base_missing_in_a_shallow_clone(
         assert hint == SHALLOW_HINT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fail open: in a depth-1 clone HEAD's parent is missing, Repository.parent() "
-    "returns None and review treats HEAD as a root commit judged against the empty tree, so "
-    "'promptaudit review HEAD' passes (exit 0) a commit that removes a guardrail",
-)
 def test_single_commit_whose_parent_is_missing_in_a_shallow_clone(
     shallow: tuple[GitRepo, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -98,12 +92,6 @@ def test_single_commit_whose_parent_is_missing_in_a_shallow_clone(
     assert hint == SHALLOW_HINT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="in a shallow clone a three-dot range whose merge base was not fetched fails with "
-    "'have no common ancestor' and the hint 'name the base explicitly', not the hint to fetch "
-    "the full history",
-)
 def test_merge_base_missing_in_a_shallow_clone(
     guarded: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -464,7 +464,21 @@ def test_first_adoption_is_judged_by_heads_policy(repo: GitRepo) -> None:
     assert ("forbidden-added", "politically-incorrect", "prompts/support.md", 10, True) in kinds(
         result
     )
-    assert not [f for f in result.findings if f.kind == "policy-weakened"]
+    # The built-in default protected prompts/support.md before; a first policy without
+    # extends = "default" is laxer than it, which is one blocking finding of its own.
+    (adoption,) = [f for f in result.findings if f.kind == "policy-weakened"]
+    assert (adoption.guardrail, adoption.path, adoption.line, adoption.blocking) == (
+        None, "promptaudit.toml", 1, True,
+    )  # fmt: skip
+    assert "it drops or narrows the built-in entries hate-harassment, honesty, " in adoption.message
+
+
+def test_first_adoption_keeping_the_default_is_no_weakening(repo: GitRepo) -> None:
+    repo.write("prompts/support.md", PROMPT)
+    repo.commit("before any policy")
+    repo.write("promptaudit.toml", 'extends = "default"\nprompts = ["prompts/**/*.md"]\n')
+    repo.commit("adopt promptaudit")
+    assert [f.kind for f in review(repo, "HEAD").findings] == []
 
 
 def test_dot_promptaudit_toml_is_read_too(repo: GitRepo) -> None:
