@@ -157,12 +157,12 @@ def approval_config_changes(policy: Policy, changed: Iterable[str]) -> list[Find
     watched = {}
     if policy.allowed_signers:
         watched[policy.allowed_signers] = "it decides whose signatures count as approvals"
-    if policy.is_default or any(
+    uses_codeowners = policy.is_default or any(
         not (e.reviewers or e.require_groups) for e in (*policy.guardrails, *policy.forbidden)
-    ):
-        if "default" not in policy.reviewers:
-            for location in LOCATIONS:
-                watched[location] = "its owners approve guardrail changes under this policy"
+    )
+    if uses_codeowners and "default" not in policy.reviewers:
+        for location in LOCATIONS:
+            watched[location] = "its owners approve guardrail changes under this policy"
     entries = (*policy.guardrails, *policy.forbidden)
     top = max((e.severity for e in entries), key=SEVERITIES.index, default="high")
     everyone = tuple(dict.fromkeys(r for e in entries for r in e.reviewers))

@@ -28,7 +28,7 @@ _STOP = frozenset(
         "do does dont don't its their them they user users someone anyone anybody people "
         "always under circumstances circumstance ever every each such about into than then "
         "there here which who whom what when where how so also only just even please"
-    ).split()
+    ).split()  # noqa: SIM905 - a word list reads better as one string
 )
 
 # Multi-word names of one thing, read as a single token before anything else.
