@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 # Function words, and the modal and negation words whose job is force, not topic.
 _STOP = frozenset(
     normalize(w)
-    for w in (
+    for w in (  # noqa: SIM905 - a word list reads better as one string
         "the a an and or of to in on for with you your is are be been it this that these those "
         "as at by from any all if will would should must may might can could shall not never no "
         "do does dont don't its their them they user users someone anyone anybody people "
         "always under circumstances circumstance ever every each such about into than then "
         "there here which who whom what when where how so also only just even please"
-    ).split()  # noqa: SIM905 - a word list reads better as one string
+    ).split()
 )
 
 # Multi-word names of one thing, read as a single token before anything else.
