@@ -67,7 +67,8 @@ class Finding:
     def fingerprint(self) -> str:
         """Identity of the finding without line numbers, so it survives rebases and re-wraps."""
         parts = (self.kind, self.guardrail or "", self.path, self.before or "", self.after or "")
-        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+        data = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+        return hashlib.sha256(data).hexdigest()[:16]
 
     def sort_key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.kind, self.guardrail or "")

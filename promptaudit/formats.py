@@ -106,10 +106,16 @@ def decode(data: bytes, path: str, max_bytes: int) -> str:
 def extract(path: str, text: str, prompt_keys: Sequence[str] = ()) -> list[Segment]:
     """The in-force segments of a prompt file's text."""
     fmt = format_of(path)
-    if fmt == YAML:
-        return _yaml_segments(path, text, prompt_keys)
-    if fmt == JSON:
-        return _json_segments(path, text, prompt_keys)
+    if fmt in (YAML, JSON):
+        try:
+            if fmt == YAML:
+                return _yaml_segments(path, text, prompt_keys)
+            return _json_segments(path, text, prompt_keys)
+        except RecursionError:
+            raise PromptError(
+                f"{path}: is nested too deeply to read as a prompt file",
+                "flatten the document; a prompt file needs no such depth",
+            ) from None
     if fmt == JINJA:
         text = strip_jinja(text)
     return [Segment(strip_html_comments(text), 1)]
@@ -209,6 +215,9 @@ def _blank_str(s: str) -> str:
 def _yaml_segments(path: str, text: str, prompt_keys: Sequence[str]) -> list[Segment]:
     import yaml  # only when a YAML prompt is read
 
+    # YAML also breaks lines at NEL and the Unicode line/paragraph separators; git and every
+    # editor do not. Read them as spaces so that YAML's line numbers are the file's.
+    text = text.translate(_YAML_ONLY_BREAKS)
     lines = text.split("\n")
     try:
         docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
@@ -220,16 +229,26 @@ def _yaml_segments(path: str, text: str, prompt_keys: Sequence[str]) -> list[Seg
             f"{where}: YAML does not parse: {problem}", "fix the YAML syntax"
         ) from None
     segments: list[Segment] = []
+    seen: set[int] = set()
     for doc in docs:
         if doc is not None:
-            for node in _yaml_prompt_nodes(doc, prompt_keys):
+            for node in _yaml_prompt_nodes(doc, prompt_keys, seen):
                 segments.append(_yaml_segment(node, lines))
     return segments
 
 
-def _yaml_prompt_nodes(node: Any, prompt_keys: Sequence[str]) -> Iterator[Any]:
+_YAML_ONLY_BREAKS = str.maketrans({"\x85": " ", "\u2028": " ", "\u2029": " "})
+
+
+def _yaml_prompt_nodes(node: Any, prompt_keys: Sequence[str], seen: set[int]) -> Iterator[Any]:
+    """Prompt text nodes. An aliased node is visited once: its text is in force where it is
+    written, and revisiting it through every alias would take exponential time (an alias
+    bomb) or forever (a recursive alias)."""
     import yaml
 
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         pairs = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
         role = pairs.get("role")
@@ -241,10 +260,10 @@ def _yaml_prompt_nodes(node: Any, prompt_keys: Sequence[str]) -> Iterator[Any]:
             ):
                 yield from _yaml_strings(value)
             else:
-                yield from _yaml_prompt_nodes(value, prompt_keys)
+                yield from _yaml_prompt_nodes(value, prompt_keys, seen)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            yield from _yaml_prompt_nodes(item, prompt_keys)
+            yield from _yaml_prompt_nodes(item, prompt_keys, seen)
 
 
 def _yaml_strings(node: Any) -> Iterator[Any]:
@@ -355,6 +374,8 @@ class _JsonPositions:
                 i = _skip_ws(t, i + 1)
         if c == '"':
             s, end = json.decoder.scanstring(t, i + 1)  # type: ignore[attr-defined]
+            # "\ud800" escapes a lone surrogate, which no UTF-8 output can carry.
+            s = s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
             return _JStr(s, self._line_of(i)), end
         val, end = self._decoder.raw_decode(t, i)
         return val, end

@@ -12,7 +12,10 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 from promptaudit.errors import PolicyError
 from promptaudit.findings import SEVERITIES
@@ -353,7 +356,7 @@ class _Loader:
         for p in patterns:
             try:
                 re.compile(p, re.IGNORECASE)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise self.fail(
                     f"invalid regular expression {p!r} in {what}: {exc}",
                     "fix the pattern (Python `re` syntax; use a TOML literal string '...')",
@@ -478,6 +481,9 @@ def _build(
         raise ld.fail(
             "'prompts' is missing", 'list your prompt files: prompts = ["prompts/**/*.md"]'
         )
+    _check_globs(ld, prompts, "prompts", "the policy")
+    for e in (*guardrails, *forbidden):
+        _check_globs(ld, e.paths, "paths", f"'{e.id}'")
     block_at = ld.severity(data.get("block_at", "medium"), "block_at", "the policy")
     max_bytes = data.get("max_prompt_bytes", DEFAULT_MAX_PROMPT_BYTES)
     if max_bytes <= 0:
@@ -505,6 +511,18 @@ def _build(
         path=path,
         text=text,
     )
+
+
+def _check_globs(ld: _Loader, globs: Sequence[str], key: str, what: str) -> None:
+    for g in globs:
+        try:
+            re.compile(glob_to_regex(g))
+        except (re.error, RecursionError) as exc:
+            raise ld.fail(
+                f"invalid glob {g!r} in {key} of {what}: {exc}",
+                "check the [...] character classes (ranges run low to high)",
+                key,
+            ) from None
 
 
 def _tables(ld: _Loader, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
