@@ -10,7 +10,6 @@ the xfail tests at the end, each with the smallest input that shows it.
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import sys
 from collections.abc import Callable
