@@ -77,7 +77,7 @@ def audit(
     """Findings for every changed file, sorted by (path, line, kind)."""
     parser = parse or default_parser(policy)
     out: list[Finding] = []
-    for change in changes:
+    for change in pair_moves(policy, changes, parser):
         old = _side(policy, change.old_path, change.old_text, parser)
         new = _side(policy, change.new_path, change.new_text, parser)
         if not old.present and not new.present:
@@ -85,6 +85,49 @@ def audit(
         ctx = _FileAudit(policy, old, new, reviewers_for)
         out.extend(ctx.run())
     return sorted(out, key=Finding.sort_key)
+
+
+def pair_moves(
+    policy: Policy, changes: Sequence[FileChange], parse: Callable[[str, str], list[Clause]]
+) -> list[FileChange]:
+    """Pair a deleted prompt with an added one that carries mostly the same clauses.
+
+    git pairs renames by similar lines (50%), so a prompt moved and re-wrapped in one commit
+    reaches us as a deletion and an addition; compared clause by clause it is one file.
+    """
+    gone = [c for c in changes if c.new_path is None and c.old_text is not None]
+    came = [c for c in changes if c.old_path is None and c.new_text is not None]
+    if not gone or not came:
+        return list(changes)
+    pairs: list[tuple[float, int, int]] = []
+    came_norms = [{x.norm for x in parse(c.new_path or "", c.new_text or "")} for c in came]
+    for i, g in enumerate(gone):
+        old = {x.norm for x in parse(g.old_path or "", g.old_text or "")}
+        for j, new in enumerate(came_norms):
+            if old and new:
+                score = len(old & new) / len(old | new)
+                if score >= _MOVE_SIMILARITY:
+                    pairs.append((score, i, j))
+    used_g: set[int] = set()
+    used_c: set[int] = set()
+    merged: list[FileChange] = []
+    for _, i, j in sorted(pairs, reverse=True):
+        if i in used_g or j in used_c:
+            continue
+        used_g.add(i)
+        used_c.add(j)
+        merged.append(
+            FileChange(gone[i].old_path, came[j].new_path, gone[i].old_text, came[j].new_text)
+        )
+    rest = [
+        c
+        for c in changes
+        if not any(c is gone[i] for i in used_g) and not any(c is came[j] for j in used_c)
+    ]
+    return rest + merged
+
+
+_MOVE_SIMILARITY = 0.5
 
 
 class _FileAudit:

@@ -155,13 +155,20 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
         # Only the end of the text before the stop can hold an abbreviation: a bounded look
         # keeps a long paragraph linear.
         abbrev = _ABBREV.search(text, max(0, m.start() - _ABBREV_REACH), m.start() + 1)
-        if abbrev or (nxt and nxt.islower()) or nxt.isdigit():
+        if abbrev or nxt.isdigit() or (nxt.islower() and not _full_word_before(text, m.start())):
+            # A lower-case start after a full word still begins a sentence (prompts written
+            # all in lower case); after a short token ("approx. ten") it does not.
             continue
         out.append((start, head))
         start = m.end()
     if start < len(text) and text[start:].strip():
         out.append((start, text[start:].rstrip()))
     return out
+
+
+def _full_word_before(text: str, stop: int) -> bool:
+    word = text[max(0, stop - 20) : stop].rsplit(" ", 1)[-1]
+    return len(word) >= 4 and word.isalpha()
 
 
 def _line_at(spans: list[tuple[int, int]], offset: int) -> int:

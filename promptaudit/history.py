@@ -303,10 +303,18 @@ def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
     judge = w.policy_for(base_blob, fallback=new_policy_blob)
 
     findings: list[Finding] = []
+    whole: list[FileChange] = []
     for f in c.files:
         if f.old_path in POLICY_FILES or f.new_path in POLICY_FILES:
             continue
-        findings += _file_findings(w, judge, f)
+        result = _file_findings(w, judge, f)
+        if isinstance(result, FileChange):
+            whole.append(result)
+        else:
+            findings += result
+    if whole:
+        # Together, so that a deleted and an added file can pair up as a move, as in review.
+        findings += audit(judge, whole)
     if policy_changed and base_blob is not None:
         from promptaudit.policy_diff import policy_weakenings
 
@@ -333,7 +341,8 @@ def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
         yield event
 
 
-def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding]:
+def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileChange:
+    """Findings of an edit read in part, or the FileChange to audit whole with the others."""
     old_in = f.old_path is not None and f.old_blob is not None and judge.is_prompt(f.old_path)
     new_in = f.new_path is not None and f.new_blob is not None and judge.is_prompt(f.new_path)
     if not old_in and not new_in:
@@ -360,7 +369,7 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding]:
     # Added, deleted, renamed or mode-changed files: read both versions whole.
     old_text = _text(w, f.old_blob, f.old_path, judge) if old_in else None
     new_text = _text(w, f.new_blob, f.new_path, judge) if new_in else None
-    return audit(judge, [FileChange(f.old_path, f.new_path, old_text, new_text)])
+    return FileChange(f.old_path, f.new_path, old_text, new_text)
 
 
 def _merge(changed: list[Clause], context: list[Clause]) -> list[Clause]:

@@ -644,12 +644,6 @@ def test_override_added_elsewhere_under_the_default_policy(
         ),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="default_policy.toml's override-instructions entry needs a rules word right after "
-    "'ignore the' ('Ignore the above.' passes) and 'do not apply' right after the rules word "
-    "('The guidelines above do not apply' passes)",
-)
 def test_override_the_default_policy_misses(
     default_repo: GitRepo, added: str, entry: str, review: Review
 ) -> None:

@@ -427,20 +427,9 @@ def _whole_case(doc: Doc, case: str) -> Doc:
 @pytest.mark.parametrize(
     ("doc", "case"),
     [
-        pytest.param(doc, case, id=f"{doc.fmt}-{case}", marks=marks)
+        pytest.param(doc, case, id=f"{doc.fmt}-{case}")
         for doc in DOCS
         for case in ("upper", "lower")
-        for marks in [
-            pytest.mark.xfail(
-                strict=True,
-                reason="clauses.split_sentences never splits before a lower-case letter, so a "
-                "prompt written all in lower case becomes one clause per paragraph; 'may' in a "
-                "neighbouring sentence ('patients may be anxious') then reads as a softer modal "
-                "on every guardrail of that paragraph: three guardrail-weakened findings",
-            )
-            if (doc.fmt, case) == ("txt", "lower")
-            else ()
-        ]
     ],
 )
 def test_a_whole_prompt_in_one_case_is_benign(doc: Doc, case: str) -> None:
@@ -616,12 +605,6 @@ def test_through_git_a_move_and_a_benign_edit_pass_and_a_softening_blocks(
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.fmt)
-@pytest.mark.xfail(
-    strict=True,
-    reason="review pairs renames only through git's own rename detection (50% similar "
-    "lines): a prompt moved and re-wrapped in one commit shows as deleted + added, and every "
-    "guardrail it carries is reported removed (exit 1) although the new file keeps them all",
-)
 def test_through_git_a_move_and_a_rewrap_in_one_commit_pass(repo: GitRepo, doc: Doc) -> None:
     repo.write("promptaudit.toml", POLICY_TEXT_FOR_GIT)
     repo.write(doc.paths[0], render(doc, Style()))
