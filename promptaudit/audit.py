@@ -46,10 +46,8 @@ class _Side:
     clauses: list[Clause] = field(default_factory=list)
     present: bool = False  # the file exists on this side and is a prompt there
     text: str = ""
-
-    @property
-    def norms(self) -> Counter[str]:
-        return Counter(c.norm for c in self.clauses)
+    # What the model is sent: the clauses, plus those inside HTML comments (see extract).
+    shown: list[Clause] = field(default_factory=list)
 
 
 def _side(
@@ -57,7 +55,11 @@ def _side(
 ) -> _Side:
     if path is None or text is None or not policy.is_prompt(path):
         return _Side(path)
-    return _Side(path, parse(path, text), True, text)
+    clauses = parse(path, text)
+    shown = clauses
+    if "<!--" in text:
+        shown = clauses_of(path, text, policy.prompt_keys, keep_html_comments=True)
+    return _Side(path, clauses, True, text, shown)
 
 
 def default_parser(policy: Policy) -> Callable[[str, str], list[Clause]]:
@@ -141,8 +143,6 @@ class _FileAudit:
         self.policy = policy
         self.old = old
         self.new = new
-        self.old_norms = old.norms
-        self.new_norms = new.norms
         self._reviewers_for = reviewers_for
         self.findings: list[Finding] = []
 
@@ -201,24 +201,11 @@ class _FileAudit:
 
     def gone(self, clauses: Sequence[Clause]) -> list[Clause]:
         """Clauses whose text is no longer anywhere in the file (re-ordering is no change)."""
-        left = Counter(self.new_norms)
-        out = []
-        for c in clauses:
-            if left[c.norm] > 0:
-                left[c.norm] -= 1
-            else:
-                out.append(c)
-        return out
+        return _fresh(self.new.clauses, clauses)
 
     def fresh(self, clauses: Sequence[Clause]) -> list[Clause]:
-        left = Counter(self.old_norms)
-        out = []
-        for c in clauses:
-            if left[c.norm] > 0:
-                left[c.norm] -= 1
-            else:
-                out.append(c)
-        return out
+        """Clauses whose text was nowhere in the file before."""
+        return _fresh(self.old.clauses, clauses)
 
     # -- the checks ----------------------------------------------------------------------
 
@@ -387,16 +374,16 @@ class _FileAudit:
         if not self.new.present:
             return
         new_path = self.new.path or ""
-        fresh = self.fresh(self.new.clauses)
-        gone = self.gone(self.old.clauses)
+        fresh = _fresh(self.old.shown, self.new.shown)
+        gone = _fresh(self.new.shown, self.old.shown)
         for entry in self.policy.forbidden:
             if not entry.applies_to(new_path):
                 continue
-            old_hits = Counter(c.norm for c in self.old.clauses if trips(entry, c))
+            old_hits = Counter(c.norm for c in self.old.shown if trips(entry, c))
             # An instruction already in force and reworded is not a new one.
             reworded = [c for c in gone if trips(entry, c)]
             for c in fresh:
-                if not trips(entry, c) or _reported(self.new.clauses, c):
+                if not trips(entry, c) or _reported(self.new.shown, c):
                     continue
                 if old_hits[c.norm] > 0:
                     old_hits[c.norm] -= 1
@@ -451,6 +438,18 @@ class _FileAudit:
                 blocking=self.policy.strict,
                 anchor=self.anchor_for(c),
             )
+
+
+def _fresh(old: Sequence[Clause], new: Sequence[Clause]) -> list[Clause]:
+    """Clauses of NEW whose text OLD does not have (counted, so re-ordering is no change)."""
+    left = Counter(c.norm for c in old)
+    out = []
+    for c in new:
+        if left[c.norm] > 0:
+            left[c.norm] -= 1
+        else:
+            out.append(c)
+    return out
 
 
 def _reported(clauses: Sequence[Clause], item: Clause) -> bool:

@@ -190,6 +190,9 @@ def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
     return out
 
 
-def clauses_of(path: str, text: str, prompt_keys: Sequence[str] = ()) -> list[Clause]:
-    """The clauses in force in a prompt file's text."""
-    return clauses_of_segments(path, extract(path, text, prompt_keys))
+def clauses_of(
+    path: str, text: str, prompt_keys: Sequence[str] = (), *, keep_html_comments: bool = False
+) -> list[Clause]:
+    """The clauses in force in a prompt file's text (or all it shows the model, see extract)."""
+    segments = extract(path, text, prompt_keys, keep_html_comments=keep_html_comments)
+    return clauses_of_segments(path, segments)

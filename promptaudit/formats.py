@@ -103,8 +103,15 @@ def decode(data: bytes, path: str, max_bytes: int) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def extract(path: str, text: str, prompt_keys: Sequence[str] = ()) -> list[Segment]:
-    """The in-force segments of a prompt file's text."""
+def extract(
+    path: str, text: str, prompt_keys: Sequence[str] = (), *, keep_html_comments: bool = False
+) -> list[Segment]:
+    """The in-force segments of a prompt file's text.
+
+    `keep_html_comments`: what the model is sent, rather than what is in force. An HTML
+    comment in a Markdown prompt carries no rule, but the model reads it all the same, so a
+    forbidden instruction hidden in one still counts.
+    """
     fmt = format_of(path)
     if fmt in (YAML, JSON):
         try:
@@ -118,7 +125,7 @@ def extract(path: str, text: str, prompt_keys: Sequence[str] = ()) -> list[Segme
             ) from None
     if fmt == JINJA:
         text = strip_jinja(text)
-    return [Segment(strip_html_comments(text), 1)]
+    return [Segment(text if keep_html_comments else strip_html_comments(text), 1)]
 
 
 def _blank(match: re.Match[str]) -> str:
