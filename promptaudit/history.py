@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from promptaudit.git import Repository
 
 _CACHE_SIZE = 256
+_RELEVANCE_CACHE = 20_000
 _MARKERS = ("<!--", "-->", "```", "~~~")
 
 
@@ -88,6 +89,7 @@ class _Walk:
     versions: OrderedDict[str, _Version] = field(default_factory=OrderedDict)
     policies: dict[str | None, Policy] = field(default_factory=dict)
     policy_blob: dict[str, str | None] = field(default_factory=dict)
+    relevance: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     # -- policies --------------------------------------------------------------------------
 
@@ -118,6 +120,16 @@ class _Walk:
             self.policy_blob[parent] = found[0] if found else None
         return self.policy_blob[parent]
 
+    def relevant(self, policy: Policy, clause: Clause) -> bool:
+        """_relevant, remembered by clause text (bounded): the same texts recur commit after commit."""
+        key = (id(policy), clause.text)
+        hit = self.relevance.get(key)
+        if hit is None:
+            if len(self.relevance) >= _RELEVANCE_CACHE:
+                self.relevance.clear()
+            hit = self.relevance[key] = _relevant(policy, clause)
+        return hit
+
     # -- file versions -----------------------------------------------------------------------
 
     def version(self, blob: str, path: str, policy: Policy) -> _Version:
@@ -143,7 +155,7 @@ class _Walk:
             texts=[c.text for c in clauses],
             starts=[c.line for c in clauses],
             kinds=[c.kind for c in clauses],
-            relevant=[_relevant(policy, c) for c in clauses],
+            relevant=[self.relevant(policy, c) for c in clauses],
             simple=simple,
         )
 
@@ -161,20 +173,15 @@ def _clause(path: str, v: _Version, i: int, shift: int = 0) -> Clause:
     return Clause(path, v.starts[i] + shift, v.texts[i], v.kinds[i])
 
 
-def _apply(
-    lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]
-) -> tuple[list[str], int, int, int]:
-    """Apply -U0 hunks; returns (new lines, first changed old index, end of changed old, delta)."""
+def _apply(lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]) -> list[str]:
+    """The new text's lines: -U0 hunks applied in order to the old text's lines."""
     new = list(lines)
     delta = 0
-    first, last = len(lines), 0
     for old_start, old_count, added in hunks:
         at = old_start if old_count == 0 else old_start - 1  # 0-based, in the old text
-        first = min(first, at)
-        last = max(last, at + old_count)
         new[at + delta : at + delta + old_count] = added
         delta += len(added) - old_count
-    return new, first, last, delta
+    return new
 
 
 def _paragraph(lines: list[str], first: int, last: int) -> tuple[int, int]:
@@ -188,32 +195,69 @@ def _paragraph(lines: list[str], first: int, last: int) -> tuple[int, int]:
     return start, end
 
 
+def _regions(
+    lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]
+) -> list[tuple[int, int, int]]:
+    """Old-text paragraphs the hunks touch, merged where they meet: (start, end, delta)."""
+    regions: list[list[int]] = []
+    for old_start, old_count, added in hunks:
+        at = old_start if old_count == 0 else old_start - 1
+        start, end = _paragraph(lines, at, at + old_count)
+        delta = len(added) - old_count
+        if regions and start <= regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], end)
+            regions[-1][2] += delta
+        else:
+            regions.append([start, end, delta])
+    return [(a, b, d) for a, b, d in regions]
+
+
 def _update(
     walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy
 ) -> tuple[_Version, list[Clause], list[Clause]]:
-    """The new version, and the clauses that left and arrived (equal texts cancelled)."""
-    new_lines, first, last, delta = _apply(old.lines, f.hunks)
+    """The new version, and the clauses that left and arrived (equal texts cancelled).
+
+    Each paragraph a hunk touches is read again; every other clause is carried forward with
+    its line shifted by what the hunks above it added or removed.
+    """
+    new_lines = _apply(old.lines, f.hunks)
     added_text = [ln for _, _, added in f.hunks for ln in added]
     if not old.simple or any(m in ln for ln in added_text for m in _MARKERS):
         new = walk.parse_whole(path, "\n".join(new_lines), policy)
         gone = [_clause(path, old, i) for i in range(len(old.texts))]
         came = [_clause(path, new, i) for i in range(len(new.texts))]
         return new, *_cancel(gone, came)
-    start, end = _paragraph(old.lines, first, last)
-    lo = bisect.bisect_left(old.starts, start + 1)
-    hi = bisect.bisect_right(old.starts, end)
-    region = "\n".join(new_lines[start : end + delta])
-    fresh = clauses_of_segments(path, [Segment(region, start + 1)])
-    new = _Version(
-        lines=new_lines,
-        texts=old.texts[:lo] + [c.text for c in fresh] + old.texts[hi:],
-        starts=old.starts[:lo] + [c.line for c in fresh] + [s + delta for s in old.starts[hi:]],
-        kinds=old.kinds[:lo] + [c.kind for c in fresh] + old.kinds[hi:],
-        relevant=old.relevant[:lo] + [_relevant(policy, c) for c in fresh] + old.relevant[hi:],
-        simple=True,
-    )
-    gone = [_clause(path, old, i) for i in range(lo, hi)]
-    return new, *_cancel(gone, fresh)
+    texts: list[str] = []
+    starts: list[int] = []
+    kinds: list[str] = []
+    relevant: list[bool] = []
+    gone: list[Clause] = []
+    fresh_all: list[Clause] = []
+    shift = 0
+    cursor = 0
+    for start, end, delta in _regions(old.lines, f.hunks):
+        lo = bisect.bisect_left(old.starts, start + 1)
+        hi = bisect.bisect_right(old.starts, end)
+        texts += old.texts[cursor:lo]
+        starts += [x + shift for x in old.starts[cursor:lo]]
+        kinds += old.kinds[cursor:lo]
+        relevant += old.relevant[cursor:lo]
+        region = "\n".join(new_lines[start + shift : end + shift + delta])
+        fresh = clauses_of_segments(path, [Segment(region, start + shift + 1)])
+        texts += [c.text for c in fresh]
+        starts += [c.line for c in fresh]
+        kinds += [c.kind for c in fresh]
+        relevant += [walk.relevant(policy, c) for c in fresh]
+        gone += [_clause(path, old, i) for i in range(lo, hi)]
+        fresh_all += fresh
+        cursor = hi
+        shift += delta
+    texts += old.texts[cursor:]
+    starts += [x + shift for x in old.starts[cursor:]]
+    kinds += old.kinds[cursor:]
+    relevant += old.relevant[cursor:]
+    new = _Version(new_lines, texts, starts, kinds, relevant, simple=True)
+    return new, *_cancel(gone, fresh_all)
 
 
 def _cancel(gone: list[Clause], came: list[Clause]) -> tuple[list[Clause], list[Clause]]:
@@ -360,7 +404,7 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
         old = w.version(f.old_blob or "", path, judge)
         new, gone, came = _update(w, path, old, f, judge)
         w.remember(f.new_blob or "", new)
-        if not any(_relevant(judge, c) for c in (*gone, *came)):
+        if not any(w.relevant(judge, c) for c in (*gone, *came)):
             return []
         before = _merge(gone, _context(path, old))
         after = _merge(came, _context(path, new))

@@ -114,7 +114,7 @@ def is_directive(norm: str) -> bool:
 # Matching is pure, and the same clause text meets the same rule on both sides of a change and
 # again in every commit of a history walk: remember the answers (bounded).
 _MEMO: dict[tuple[object, ...], bool] = {}
-_MEMO_MAX = 500_000
+_MEMO_MAX = 50_000
 
 
 def _remember(key: tuple[object, ...], value: bool) -> bool:
@@ -125,7 +125,7 @@ def _remember(key: tuple[object, ...], value: bool) -> bool:
 
 
 def _rule_key(rule: Rule) -> tuple[object, ...]:
-    return (type(rule), rule.id, rule.phrases, rule.patterns, getattr(rule, "directive", False))
+    return rule.match_key
 
 
 def satisfies(rule: Rule, clause: Clause, *, loose: bool = False) -> bool:
@@ -147,10 +147,12 @@ def _on_topic(rule: Rule, clause: Clause) -> bool:
     norm = clause.norm
     if any(contains_phrase(norm, p) for p in rule.norm_phrases):
         return True
-    if not rule.regexes:
+    if any(rx.search(norm) for rx in rule.regexes):
+        return True
+    if not rule.light_regexes:
         return False
     lit = light(clause.text)
-    return any(rx.search(norm) or rx.search(lit) for rx in rule.regexes)
+    return any(rx.search(lit) for rx in rule.light_regexes)
 
 
 def trips(entry: Forbidden, clause: Clause) -> bool:
@@ -163,6 +165,10 @@ def trips(entry: Forbidden, clause: Clause) -> bool:
 
 
 def _trips(entry: Forbidden, clause: Clause) -> bool:
+    if not _on_topic(entry, clause) and not _INTENSIFIERS.search(clause.text):
+        # The cheap test first: most clauses name no forbidden instruction. (Intensifiers are
+        # dropped before matching, which can join a phrase they split, so those go the long way.)
+        return False
     view = _NegationView.of(clause.text)
     norm = view.norm
     padded = f" {norm} "
@@ -304,7 +310,55 @@ def lost_force(before_norm: str, after_norm: str) -> str | None:
         if lost:
             return f"its modal was softened ({_quote(lost)} -> {_quote(softer)})"
         return f"a softer modal was added ({_quote(softer)})"
+    return narrowed_scope(before_norm, after_norm)
+
+
+# "minors" and "children" protect everyone under 18; "under 13" protects fewer people.
+_AGE_WORDS = re.compile(r"\b(?:minors?|underage|children|child|kids?|teens?|teenagers?)\b")
+_AGE_LIMIT = re.compile(
+    r"\b(?:under|below|younger than|less than)(?: the age of)? (\d{1,2})\b|\b(\d{1,2}) or younger\b"
+)
+_QUALIFIERS = _words(
+    "explicit", "graphic", "extreme", "detailed", "actionable", "step by step", "serious",
+    "obvious", "blatant", "direct", "clearly", "real", "specific", "intentional", "malicious",
+)  # fmt: skip
+_BROAD = _words("any", "all", "every", "anything", "everyone", "anyone")
+_NARROW = _words("some", "certain", "most", "many", "specific", "particular")
+
+
+def _protected_age(norm: str) -> int | None:
+    ages = [int(a or b) for a, b in _AGE_LIMIT.findall(norm)]
+    if ages:
+        return max(ages)
+    return 18 if _AGE_WORDS.search(norm) else None
+
+
+def narrowed_scope(before_norm: str, after_norm: str) -> str | None:
+    """Why AFTER covers less than BEFORE: a lower age limit, a new qualifier, a narrower quantifier."""
+    before_age, after_age = _protected_age(before_norm), _protected_age(after_norm)
+    if before_age is not None and after_age is not None and after_age < before_age:
+        return f"its scope was narrowed (protects those under {after_age}, not under {before_age})"
+    qualified = _present(after_norm, _QUALIFIERS) - _present(before_norm, _QUALIFIERS)
+    if qualified:
+        return f"its scope was narrowed (now only {_quote(qualified)})"
+    if _present(before_norm, _BROAD) and not _present(after_norm, _BROAD):
+        narrower = _present(after_norm, _NARROW) - _present(before_norm, _NARROW)
+        if narrower:
+            return f"its scope was narrowed ({_quote(_present(before_norm, _BROAD))} -> {_quote(narrower)})"
     return None
+
+
+def matched_span(rule: Rule, clause: Clause) -> str:
+    """The part of the clause that carries the rule (its phrase, or the pattern's match)."""
+    norm = clause.norm
+    for p in rule.norm_phrases:
+        if contains_phrase(norm, p):
+            return p
+    for rx in rule.regexes:
+        m = rx.search(norm)
+        if m:
+            return m.group(0)
+    return norm
 
 
 def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:

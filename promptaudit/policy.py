@@ -44,6 +44,7 @@ _TOP_KEYS: dict[str, type] = {
     "max_prompt_bytes": int,
     "allowed_signers": str,
     "require_signed": bool,
+    "matching": str,
     "reviewers": dict,
     "guardrail": list,
     "forbidden": list,
@@ -60,6 +61,7 @@ _GUARDRAIL_KEYS: dict[str, type] = {
     "approvals": int,
     "require_groups": list,
     "directive": bool,
+    "scope": str,
 }
 _FORBIDDEN_KEYS: dict[str, type] = {
     "id": str,
@@ -156,6 +158,16 @@ class Globs:
         return self._regex is not None and self._regex.match(path) is not None
 
 
+_REGEX_SYNTAX = re.compile(r"\\[bBwWsSdDAZ]|\(\?(?:<?[=!]|:)|[()\[\]{}|?*+.^$\\,]|\d")
+
+
+def _names_punctuation(pattern: str) -> bool:
+    """Does PATTERN mention a character that normalization turns into a space?"""
+    if re.search(r"\\[^\w\s]", pattern):  # an escaped literal: \. \- \'
+        return True
+    return bool(re.search(r"[^\w\s]", _REGEX_SYNTAX.sub(" ", pattern)))
+
+
 # -- the model ---------------------------------------------------------------------------
 
 
@@ -175,8 +187,25 @@ class Rule:
     require_groups: tuple[str, ...] = ()
 
     @cached_property
+    def match_key(self) -> tuple[object, ...]:
+        """What matching depends on: equal keys match alike, so their answers can be shared."""
+        return (
+            type(self).__name__,
+            self.id,
+            self.phrases,
+            self.patterns,
+            getattr(self, "directive", False),
+        )
+
+    @cached_property
     def norm_phrases(self) -> tuple[str, ...]:
         return tuple(p for p in (normalize(x) for x in self.phrases) if p)
+
+    @cached_property
+    def light_regexes(self) -> tuple[re.Pattern[str], ...]:
+        """The patterns that name punctuation, and so must also be tried on the clause with its
+        punctuation kept; the others can only match where the normalized clause matches."""
+        return tuple(rx for rx, p in zip(self.regexes, self.patterns) if _names_punctuation(p))
 
     @cached_property
     def regexes(self) -> tuple[re.Pattern[str], ...]:
@@ -195,6 +224,8 @@ class Guardrail(Rule):
     required: bool = False
     # Counts only clauses that read as rules (never, must, do not, refuse, ...).
     directive: bool = False
+    # "file": every file it applies to keeps it; "set": the files of its paths together do.
+    scope: str = "file"
 
 
 @dataclass(frozen=True)
@@ -221,6 +252,8 @@ class Policy:
     # Repository path of an SSH allowed-signers file, read at BASE, for signed approvals.
     allowed_signers: str | None = None
     require_signed: bool = False
+    # How a reworded clause is lined up with its successor: "default" or "semantic".
+    matching: str = "default"
     is_default: bool = False
     path: str | None = None  # repository path of the policy file it was read from
     text: str = ""
@@ -507,10 +540,24 @@ def _build(
         max_prompt_bytes=max_bytes,
         allowed_signers=data.get("allowed_signers"),
         require_signed=data.get("require_signed", False),
+        matching=_choice(
+            ld, data.get("matching", "default"), ("default", "semantic"), "matching", "the policy"
+        ),
         is_default=is_default,
         path=path,
         text=text,
     )
+
+
+def _choice(ld: _Loader, value: str, allowed: tuple[str, ...], key: str, what: str) -> str:
+    if value not in allowed:
+        raise ld.fail(
+            f"{key} = '{value}' in {what} is not known",
+            "use one of: " + ", ".join(allowed),
+            key,
+            value,
+        )
+    return value
 
 
 def _check_globs(ld: _Loader, globs: Sequence[str], key: str, what: str) -> None:
@@ -606,6 +653,9 @@ def _guardrail(
         **_rule_fields(ld, t, reviewers, "guardrail"),
         required=t.get("required", False),
         directive=t.get("directive", False),
+        scope=_choice(
+            ld, t.get("scope", "file"), ("file", "set"), "scope", f"[[guardrail]] #{i + 1}"
+        ),
     )
 
 

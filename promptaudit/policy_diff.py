@@ -65,6 +65,9 @@ def policy_weakenings(base: Policy, head: Policy | None, paths: Iterable[str]) -
     if SEVERITIES.index(head.block_at) > SEVERITIES.index(base.block_at):
         raised = f"block_at was raised from '{base.block_at}' to '{head.block_at}'."
         add(None, top, line("block_at"), raised, everyone, base.block_at, head.block_at)
+    if base.matching != head.matching:
+        add(None, top, line("matching"), f"matching changed from '{base.matching}' to '{head.matching}'.",
+            everyone, base.matching, head.matching)  # fmt: skip
     if base.strict and not head.strict:
         add(None, top, line("strict"), "strict was turned off.", everyone, "true", "false")
     dropped_keys = set(base.prompt_keys) - set(head.prompt_keys)
@@ -124,6 +127,8 @@ def _entry_weakenings(
             reasons.append("no longer required")
         if new.directive and not old.directive:
             reasons.append("now matches only directive clauses")
+        if old.scope == "file" and new.scope == "set":
+            reasons.append("any file of its paths now satisfies it for all (scope = set)")
     narrowed = [
         p for p in paths if base.is_prompt(p) and old.applies_to(p) and not new.applies_to(p)
     ]

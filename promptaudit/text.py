@@ -34,6 +34,8 @@ _UPPER_CONFUSABLES = {"Η": "H", "Μ": "M", "Ν": "N", "Υ": "Y"}
 _UPPER_CONFUSABLE_TABLE = str.maketrans(_UPPER_CONFUSABLES)
 
 _APOSTROPHES = re.compile(r"['’‘ʼ`´]")
+# A possessive names the word itself ("children's" is about children).
+_POSSESSIVE = re.compile(r"(?<=\w)['’ʼ]s\b")
 _EMPHASIS = re.compile(r"[*~]")
 _NON_WORD = re.compile(r"(?:[^\w]|_)+")
 # Letters spaced out one space apart ("i g n o r e"); a wider gap separates two such words.
@@ -70,6 +72,7 @@ def normalize(text: str) -> str:
     to the same string; apostrophes vanish so that "don't" becomes "dont".
     """
     text = _fold(text)
+    text = _POSSESSIVE.sub("", text)
     text = _APOSTROPHES.sub("", text)
     text = _EMPHASIS.sub("", text)
     if "<" in text:

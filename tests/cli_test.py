@@ -198,7 +198,7 @@ def test_bad_policy_at_base_fails_closed(repo: GitRepo, capsys: pytest.CaptureFi
     assert err.splitlines() == [
         f"promptaudit: policy error: promptaudit.toml@{repo.rev('HEAD~1')[:12]}:{line}: "
         "unknown key 'whatever' in [[guardrail]] #4",
-        "hint: allowed keys: approvals, description, directive, id, paths, patterns, phrases, require_groups, required, reviewers, severity",
+        "hint: allowed keys: approvals, description, directive, id, paths, patterns, phrases, require_groups, required, reviewers, scope, severity",
     ]
 
 

@@ -200,14 +200,14 @@ def test_valid_policy_loads() -> None:
 
 GUARDRAIL_KEYS = (
     "approvals, description, directive, id, paths, patterns, phrases, require_groups, "
-    "required, reviewers, severity"
+    "required, reviewers, scope, severity"
 )
 FORBIDDEN_KEYS = (
     "approvals, description, id, paths, patterns, phrases, require_groups, reviewers, severity"
 )
 TOP_KEYS = (
     "allowed_signers, block_at, default_branch, disable, extends, forbidden, guardrail, "
-    "max_prompt_bytes, prompt_keys, prompts, require_signed, reviewers, strict"
+    "matching, max_prompt_bytes, prompt_keys, prompts, require_signed, reviewers, strict"
 )
 
 
