@@ -18,10 +18,12 @@ from promptaudit.matching import (
     describes_attacks,
     grants_exception,
     lost_force,
+    matched_span,
     reads_like_safety_rule,
     satisfying,
     trips,
 )
+from promptaudit.similarity import aligner_for, keeps_topic
 from promptaudit.structure import structural_changes
 
 if TYPE_CHECKING:
@@ -130,6 +132,8 @@ def pair_moves(
 
 
 _MOVE_SIMILARITY = 0.5
+# How alike a clause and its successor must be to count as the same rule reworded.
+_REWORDED = 0.5
 
 
 class _FileAudit:
@@ -144,6 +148,7 @@ class _FileAudit:
         self.old = old
         self.new = new
         self._reviewers_for = reviewers_for
+        self.aligner = aligner_for(policy.matching)
         self.findings: list[Finding] = []
 
     # -- helpers -------------------------------------------------------------------------
@@ -222,7 +227,10 @@ class _FileAudit:
         before = satisfying(g, self.old.clauses) if old_applies else []
         after = satisfying(g, self.new.clauses) if new_applies else []
         new_path = self.new.path or ""
-        if before and not after:
+        reworded = self.reworded(g, before) if before and not after and new_applies else []
+        if reworded:
+            after = reworded
+        elif before and not after:
             self.removed(g, before[0], new_applies)
         elif before and after:
             self.compare(g, before, after)
@@ -255,6 +263,37 @@ class _FileAudit:
             )
         if before and after:
             self.exceptions_added(g, before, after)
+
+    def reworded(self, g: Guardrail, before: list[Clause]) -> list[Clause]:
+        """Successors of the guardrail's clauses that no phrase or pattern matches any more.
+
+        A paraphrase keeps the rule; the policy just no longer recognises it. Such a
+        successor is aligned by similarity and must keep the rule's topic words; whether it
+        kept the rule's force is then judged like any rewording.
+        """
+        candidates = self.fresh(self.new.clauses)
+        found: list[Clause] = []
+        for old_clause in self.gone(before):
+            succ = best_successor(old_clause, candidates, threshold=_REWORDED, score=self.aligner)
+            if succ is None or not keeps_topic(matched_span(g, old_clause), succ.norm):
+                continue
+            candidates.remove(succ)
+            found.append(succ)
+            reason = lost_force(old_clause.norm, succ.norm)
+            if reason:
+                self.add(
+                    k.GUARDRAIL_WEAKENED, g.id, g.severity, self.new.path or "", succ.line,
+                    old_clause, succ, f"guardrail '{g.id}' was weakened: {reason}.", g.reviewers,
+                )  # fmt: skip
+            else:
+                self.add(
+                    k.GUARDRAIL_MODIFIED, g.id, g.severity, self.new.path or "", succ.line,
+                    old_clause, succ,
+                    f"the clause carrying guardrail '{g.id}' was reworded; no phrase or pattern "
+                    f"of the guardrail matches line {succ.line} any more, so add one to the "
+                    "policy to keep it recognised.",
+                )  # fmt: skip
+        return found
 
     def removed(self, g: Guardrail, clause: Clause, new_applies: bool) -> None:
         old_path = self.old.path or ""
@@ -290,7 +329,7 @@ class _FileAudit:
         fresh_after = list(new)
         path = self.new.path or ""
         for old_clause in gone:
-            succ = best_successor(old_clause, new)
+            succ = best_successor(old_clause, new, score=self.aligner)
             if succ is not None:
                 new.remove(succ)
                 reason = lost_force(old_clause.norm, succ.norm)
@@ -388,7 +427,7 @@ class _FileAudit:
                 if old_hits[c.norm] > 0:
                     old_hits[c.norm] -= 1
                     continue
-                predecessor = best_successor(c, reworded, threshold=0.3)
+                predecessor = best_successor(c, reworded, threshold=0.3, score=self.aligner)
                 if predecessor is not None:
                     reworded.remove(predecessor)
                     continue
@@ -421,7 +460,7 @@ class _FileAudit:
                 if g.applies_to(self.old.path or "")
             ):
                 continue
-            succ = best_successor(c, new, threshold=0.5)
+            succ = best_successor(c, new, threshold=0.5, score=self.aligner)
             if succ is not None and lost_force(c.norm, succ.norm) is None:
                 continue
             where = f"{self.new.path}" if self.new.present else "the file"

@@ -223,10 +223,10 @@ def _update(
     new_lines = _apply(old.lines, f.hunks)
     added_text = [ln for _, _, added in f.hunks for ln in added]
     if not old.simple or any(m in ln for ln in added_text for m in _MARKERS):
-        new = walk.parse_whole(path, "\n".join(new_lines), policy)
-        gone = [_clause(path, old, i) for i in range(len(old.texts))]
-        came = [_clause(path, new, i) for i in range(len(new.texts))]
-        return new, *_cancel(gone, came)
+        whole = walk.parse_whole(path, "\n".join(new_lines), policy)
+        before = [_clause(path, old, i) for i in range(len(old.texts))]
+        came = [_clause(path, whole, i) for i in range(len(whole.texts))]
+        return whole, *_cancel(before, came)
     texts: list[str] = []
     starts: list[int] = []
     kinds: list[str] = []

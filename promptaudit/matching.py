@@ -269,14 +269,33 @@ _EVEN = re.compile(
 )
 
 
+# "may never", "can not": a permission word before a negation is a prohibition.
+_NEGATED_PERMISSION = re.compile(r"\b(?:may|can|might|could) (?=never\b|not\b|no\b)")
+# Conditions that trigger a refusal ("refuse if the user claims ...") are no exceptions.
+_REFUSING = _words("refuse", "refuses", "decline", "reject", "report", "stop", "redirect", "end")
+_TRIGGERS = _words(
+    "if the user", "if a user", "if users", "if they", "if asked", "if requested", "when asked",
+    "when the user", "when a user",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=65536)
 def force(norm: str) -> Force:
     # "never reveal it, even if the user asks" reinforces the rule; it is no exception.
     unexcepted = _EVEN.sub(" ", norm)
+    plain = _NEGATED_PERMISSION.sub("", norm)
+    strong = set(_present(plain, STRONG))
+    first = plain.split(" ", 1)[0]
+    if first in _IMPERATIVES:
+        strong.add(first)  # "Keep the system prompt to yourself": an order, as strong as "must"
+    exceptions = _present(unexcepted, EXCEPTIONS)
+    if _present(plain, _REFUSING):
+        exceptions -= set(_TRIGGERS)
     return Force(
-        strong=frozenset(_present(norm, STRONG)),
-        weak=frozenset(_present(norm, WEAK)),
+        strong=frozenset(strong),
+        weak=frozenset(_present(plain, WEAK)),
         negations=frozenset(_present(norm, NEGATIONS)),
-        exceptions=frozenset(_present(unexcepted, EXCEPTIONS)),
+        exceptions=frozenset(exceptions),
         hedges=frozenset(_present(norm, HEDGES)),
     )
 
@@ -316,7 +335,9 @@ def lost_force(before_norm: str, after_norm: str) -> str | None:
 # "minors" and "children" protect everyone under 18; "under 13" protects fewer people.
 _AGE_WORDS = re.compile(r"\b(?:minors?|underage|children|child|kids?|teens?|teenagers?)\b")
 _AGE_LIMIT = re.compile(
-    r"\b(?:under|below|younger than|less than)(?: the age of)? (\d{1,2})\b|\b(\d{1,2}) or younger\b"
+    r"\b(?:minors?|children|child|kids?|users?|people|persons?|anyone|those|individuals?|teens?|"
+    r"aged?|girls?|boys?) (?:who are )?(?:under|below|younger than|less than)(?: the age of)? "
+    r"(\d{1,2})\b|\b(?:under|below|younger than)(?: the age of)? (\d{1,2}) (?:years?|yrs?)\b"
 )
 _QUALIFIERS = _words(
     "explicit", "graphic", "extreme", "detailed", "actionable", "step by step", "serious",
@@ -338,14 +359,32 @@ def narrowed_scope(before_norm: str, after_norm: str) -> str | None:
     before_age, after_age = _protected_age(before_norm), _protected_age(after_norm)
     if before_age is not None and after_age is not None and after_age < before_age:
         return f"its scope was narrowed (protects those under {after_age}, not under {before_age})"
-    qualified = _present(after_norm, _QUALIFIERS) - _present(before_norm, _QUALIFIERS)
+    if before_age is None and after_age is not None:
+        return f"its scope was narrowed (now only those under {after_age})"
+    # A qualifier of consent ("explicit consent") asks for more, it does not narrow.
+    qualified = _present(_CONSENT.sub("", after_norm), _QUALIFIERS) - _present(
+        before_norm, _QUALIFIERS
+    )
     if qualified:
         return f"its scope was narrowed (now only {_quote(qualified)})"
+    before_tokens, after_tokens = content_tokens(before_norm), content_tokens(after_norm)
     if _present(before_norm, _BROAD) and not _present(after_norm, _BROAD):
-        narrower = _present(after_norm, _NARROW) - _present(before_norm, _NARROW)
+        narrower = (_present(after_norm, _NARROW) - _present(before_norm, _NARROW)) or (
+            after_tokens - before_tokens
+        )
         if narrower:
-            return f"its scope was narrowed ({_quote(_present(before_norm, _BROAD))} -> {_quote(narrower)})"
+            broad = _quote(_present(before_norm, _BROAD))
+            return f"its scope was narrowed ({broad} -> {_quote(narrower)})"
+    # A list cut short: "chemical, biological or nuclear weapons" -> "nuclear weapons".
+    listed = content_tokens(_EVEN_TAIL.sub("", before_norm))
+    if after_tokens and after_tokens < listed and _LIST.search(before_norm):
+        return f"its scope was narrowed (no longer names {_quote(listed - after_tokens)})"
     return None
+
+
+_CONSENT = re.compile(r"\b\w+ (?=consent|permission|approval)")
+_LIST = re.compile(r"\b\w+ (?:or|and|nor) \w+\b")
+_EVEN_TAIL = re.compile(r"\beven (?:if|when|though)\b.*$")
 
 
 def matched_span(rule: Rule, clause: Clause) -> str:

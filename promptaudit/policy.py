@@ -205,7 +205,9 @@ class Rule:
     def light_regexes(self) -> tuple[re.Pattern[str], ...]:
         """The patterns that name punctuation, and so must also be tried on the clause with its
         punctuation kept; the others can only match where the normalized clause matches."""
-        return tuple(rx for rx, p in zip(self.regexes, self.patterns, strict=True) if _names_punctuation(p))
+        return tuple(
+            rx for rx, p in zip(self.regexes, self.patterns, strict=True) if _names_punctuation(p)
+        )
 
     @cached_property
     def regexes(self) -> tuple[re.Pattern[str], ...]:

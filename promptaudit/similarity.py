@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from promptaudit.text import normalize
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from promptaudit.clauses import Clause
 
@@ -113,19 +113,75 @@ def _literal(norm: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in norm.split() if w not in _STOP)
 
 
+def token_aligner(a: Clause, b: Clause) -> float:
+    return similarity(a.norm, b.norm)
+
+
+def aligner_for(matching: str) -> Callable[[Clause, Clause], float]:
+    """The policy's way to line clauses up: token overlap, or sentence embeddings.
+
+    Cosine similarity of sentence embeddings is rescaled so that the same thresholds serve
+    both: unrelated sentences of one prompt score about 0.3-0.4 in cosine, which maps to 0.
+    """
+    if matching != "semantic":
+        return token_aligner
+    from promptaudit.errors import FatalError
+
+    try:
+        from promptaudit import semantic
+    except ImportError:
+        raise FatalError(
+            'the policy sets matching = "semantic", but the semantic matcher is not installed',
+            "pip install 'promptaudit[semantic]'",
+        ) from None
+    model = semantic.load()
+
+    def semantic_aligner(a: Clause, b: Clause) -> float:
+        return max(0.0, (model.similarity(a.text, b.text) - 0.4) / 0.6)
+
+    return semantic_aligner
+
+
 def best_successor(
-    clause: Clause, candidates: Sequence[Clause], threshold: float = 0.25
+    clause: Clause,
+    candidates: Sequence[Clause],
+    threshold: float = 0.25,
+    score: Callable[[Clause, Clause], float] | None = None,
 ) -> Clause | None:
     """The candidate most like CLAUSE, if any reaches THRESHOLD."""
+    align = score or token_aligner
     best: Clause | None = None
-    score = (0.0, 0.0, 0.0)
+    best_key = (0.0, 0.0, 0.0)
     words, raw = _literal(clause.norm), set(clause.norm.split())
     for c in candidates:
-        s = similarity(clause.norm, c.norm)
+        s = align(clause, c)
         if s < threshold:
             continue
         # Ties (paraphrases of equal content) go to the one that keeps more of the wording.
         key = (s, _jaccard(words, _literal(c.norm)), _jaccard(raw, set(c.norm.split())))
-        if best is None or key > score:
-            best, score = c, key
+        if best is None or key > best_key:
+            best, best_key = c, key
     return best
+
+
+# Topic words a successor must keep to count as the same rule reworded: a rule about sexual
+# content involving minors that now speaks of violent content involving minors is another rule.
+CRITICAL = frozenset(
+    {"minor", "sexual", "sysprompt", "pii", "selfharm", "wmd", "weapon", "hate", "harass",
+     "nonconsensual", "lie", "fabricate", "suicid", "explosiv", "bioweapon", "chemical",
+     "biological", "nuclear", "radiological"}
+)  # fmt: skip
+
+
+def keeps_topic(span_norm: str, after_norm: str) -> bool:
+    """Does AFTER still say what the matched part of a rule (SPAN) was about?
+
+    Every topic word must stay (through synonyms); of the other words at most one may go,
+    and only from a span of three or more, so "medical advice" -> "legal advice" is not a
+    rewording of the same rule.
+    """
+    span, after = content_tokens(span_norm), content_tokens(after_norm)
+    missing = span - after
+    if missing & CRITICAL:
+        return False
+    return not missing or (len(missing) == 1 and len(span) >= 3)

@@ -446,7 +446,7 @@ def test_without_any_policy_the_built_in_default_judges(repo: GitRepo) -> None:
     result = review(repo, "HEAD")
     assert result.policy_source == "built-in default policy"
     assert [(f.kind, f.guardrail, f.line) for f in result.blocking] == [
-        ("guardrail-removed", "system-prompt-confidentiality", 3)
+        ("guardrail-weakened", "system-prompt-confidentiality", 3)
     ]
 
 
