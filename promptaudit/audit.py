@@ -23,13 +23,14 @@ from promptaudit.matching import (
     satisfying,
     trips,
 )
+from promptaudit.policy import Guardrail
 from promptaudit.similarity import aligner_for, keeps_topic
 from promptaudit.structure import structural_changes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from promptaudit.policy import Guardrail, Policy
+    from promptaudit.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -477,6 +478,54 @@ class _FileAudit:
                 blocking=self.policy.strict,
                 anchor=self.anchor_for(c),
             )
+
+
+def resolve_sets(
+    policy: Policy, findings: Sequence[Finding], carriers: dict[str, list[Clause]]
+) -> list[Finding]:
+    """Judge `scope = "set"` guardrails by the whole set of files at HEAD.
+
+    Such a guardrail is kept while any file of its paths carries it, so a safety section moved
+    into a shared file is `guardrail-moved`, not a removal (and weakened if the clause that
+    now carries it says less); a required one is not missing from a file the set covers.
+    """
+    out: list[Finding] = []
+    for f in findings:
+        g = policy.entry(f.guardrail) if f.guardrail else None
+        scoped = isinstance(g, Guardrail) and g.scope == "set"
+        held = carriers.get(f.guardrail or "", []) if scoped else []
+        if not held or f.kind not in (k.GUARDRAIL_REMOVED, k.GUARDRAIL_MISSING):
+            out.append(f)
+            continue
+        if f.kind == k.GUARDRAIL_MISSING:
+            continue
+        assert g is not None
+        before = Clause(f.path, f.line, f.before or "")
+        kept = next((c for c in held if lost_force(before.norm, c.norm) is None), None)
+        if kept is not None:
+            out.append(
+                Finding(
+                    kind=k.GUARDRAIL_MOVED, guardrail=g.id, severity=g.severity, path=kept.path,
+                    line=kept.line, before=f.before, after=kept.text, blocking=False,
+                    message=f"guardrail '{g.id}' moved from {f.path}:{f.line} to "
+                    f"{kept.path}:{kept.line}; the set of files still carries it.",
+                    old_blob=f.old_blob, new_blob=f.new_blob,
+                )
+            )  # fmt: skip
+            continue
+        weaker = held[0]
+        reason = lost_force(before.norm, weaker.norm) or "it says less"
+        out.append(
+            Finding(
+                kind=k.GUARDRAIL_WEAKENED, guardrail=g.id, severity=g.severity, path=weaker.path,
+                line=weaker.line, before=f.before, after=weaker.text,
+                blocking=policy.blocks(g.severity),
+                message=f"guardrail '{g.id}' moved from {f.path}:{f.line} to "
+                f"{weaker.path}:{weaker.line} and was weakened: {reason}.",
+                required_reviewers=f.required_reviewers, old_blob=f.old_blob, new_blob=f.new_blob,
+            )
+        )  # fmt: skip
+    return out
 
 
 def _fresh(old: Sequence[Clause], new: Sequence[Clause]) -> list[Clause]:

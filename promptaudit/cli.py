@@ -354,6 +354,34 @@ def import_cmd(file: str, into: str) -> int:
     return EXIT_OK
 
 
+@cli.command("init")
+@click.option(
+    "--prompts",
+    "globs",
+    multiple=True,
+    metavar="GLOB",
+    help="Where the prompt files are (repeatable). Default: the built-in policy's globs.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing promptaudit.toml.")
+@click.option("--dry-run", is_flag=True, help="Print the proposed policy; write nothing.")
+@_repo_option
+def init_cmd(globs: tuple[str, ...], force: bool, dry_run: bool, repo_path: str) -> int:
+    """Propose a first promptaudit.toml from the prompts already in the repository.
+
+    Each clause that reads like a safety rule becomes a required guardrail of its file. Reads
+    tracked and staged files; writes only the policy file (never git add or commit).
+    """
+    from promptaudit.init import init_policy, render_summary
+
+    result = init_policy(repo_path, globs, force=force, dry_run=dry_run)
+    if dry_run:  # the policy alone on stdout, so that it can be redirected
+        click.echo(result.toml, nl=False)
+        click.echo(render_summary(result), err=True, nl=False)
+    else:
+        click.echo(render_summary(result), nl=False)
+    return EXIT_OK
+
+
 def _review(
     repo_path: str,
     revisions: str | None,

@@ -12,6 +12,7 @@ GUARDRAIL_REMOVED = "guardrail-removed"
 GUARDRAIL_WEAKENED = "guardrail-weakened"
 GUARDRAIL_MODIFIED = "guardrail-modified"
 GUARDRAIL_ADDED = "guardrail-added"
+GUARDRAIL_MOVED = "guardrail-moved"
 FORBIDDEN_ADDED = "forbidden-added"
 UNLISTED_GUARDRAIL_REMOVED = "unlisted-guardrail-removed"
 POLICY_WEAKENED = "policy-weakened"
@@ -22,6 +23,7 @@ KINDS = (
     GUARDRAIL_WEAKENED,
     GUARDRAIL_MODIFIED,
     GUARDRAIL_ADDED,
+    GUARDRAIL_MOVED,
     FORBIDDEN_ADDED,
     UNLISTED_GUARDRAIL_REMOVED,
     POLICY_WEAKENED,

@@ -369,6 +369,9 @@ def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
         findings += policy_weakenings(judge, head_policy, paths)
     if not findings:
         return
+    from promptaudit.review import judge_sets
+
+    findings = judge_sets(w.repo, c.sha, judge, findings)
     findings = [f for f in findings if w.options.guardrail in (None, f.guardrail)]
     if any(f.blocking for f in findings):
         from promptaudit.gather import weigh_approvals

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptaudit.audit import FileChange, audit
 from promptaudit.errors import GitError, PolicyError, PromptError
 from promptaudit.findings import Finding, Review
 from promptaudit.formats import decode
@@ -19,6 +18,9 @@ from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from promptaudit.audit import FileChange
+    from promptaudit.clauses import Clause
 
 
 @dataclass(frozen=True)
@@ -157,18 +159,50 @@ def run_review(
     if not relevant and not approval_files and not policy_changed:
         return Review(rng.base or repo.empty_tree, rng.head, judge.source)
 
+    # The audit engine is imported only now: a staged change that touches no prompt (the
+    # hook's common case) never pays for it.
+    from promptaudit.audit import audit
+
     file_changes = [_file_change(repo, judge, rng, c) for c in relevant]
     found: list[Finding] = audit(judge, file_changes)
     if policy_changed and policy_override is None:
         found += _policy_findings(repo, rng, base_policy)
     found += approval_files
     found = _with_blobs(found, changes)
+    found = judge_sets(repo, rng.head, judge, found)
     if weigh and any(f.blocking for f in found):
         from promptaudit.gather import weigh_approvals
 
         found = weigh_approvals(repo, rng, judge, base_policy, found, approvals or ApprovalInput())
     found.sort(key=Finding.sort_key)
     return Review(rng.base or repo.empty_tree, rng.head, judge.source, tuple(found))
+
+
+def judge_sets(repo: Repository, rev: str, policy: Policy, found: list[Finding]) -> list[Finding]:
+    """Apply `scope = "set"`: read the files of those guardrails at REV, only when needed."""
+    wanted = {
+        f.guardrail
+        for f in found
+        if f.kind in ("guardrail-removed", "guardrail-missing")
+        and f.guardrail
+        and getattr(policy.entry(f.guardrail), "scope", "file") == "set"
+    }
+    if not wanted:
+        return found
+    from promptaudit.audit import resolve_sets
+    from promptaudit.clauses import clauses_of
+    from promptaudit.matching import satisfying
+
+    carriers: dict[str, list[Clause]] = {g: [] for g in wanted}
+    for path, (mode, blob) in sorted(repo.list_files(rev).items()):
+        rules = [g for g in policy.guardrails if g.id in wanted and g.applies_to(path)]
+        if not rules or not policy.is_prompt(path) or mode in (MODE_SYMLINK, MODE_SUBMODULE):
+            continue
+        text = decode(repo.blobs.read(blob) or b"", path, policy.max_prompt_bytes)
+        clauses = clauses_of(path, text, policy.prompt_keys)
+        for g in rules:
+            carriers[g.id] += satisfying(g, clauses)
+    return resolve_sets(policy, found, carriers)
 
 
 def _with_blobs(found: list[Finding], changes: Sequence[Change]) -> list[Finding]:
@@ -198,6 +232,8 @@ def _touches_prompt(policy: Policy, change: Change) -> bool:
 
 
 def _file_change(repo: Repository, policy: Policy, rng: Range, change: Change) -> FileChange:
+    from promptaudit.audit import FileChange
+
     old_text = new_text = None
     if change.old_path and policy.is_prompt(change.old_path):
         old_text = _prompt_text(

@@ -98,18 +98,32 @@ def load(path: Path | None = None) -> Model:
 
 @lru_cache(maxsize=4)
 def _load(directory: Path) -> Model:
+    for name in _MODEL_FILES:
+        if not (directory / name).is_file():
+            raise FatalError(f"semantic model: {directory / name} is missing", INSTALL_COMMAND)
+    try:
+        return _read(directory)
+    except FatalError:
+        raise
+    except Exception as exc:
+        # The files come from another project's wheel: whatever fails in reading them (bad
+        # JSON, a truncated safetensors file, a missing tensor) is a broken install.
+        raise FatalError(
+            f"semantic model: cannot read {directory}: {type(exc).__name__}: {exc}",
+            f"reinstall it: {INSTALL_COMMAND}",
+        ) from exc
+
+
+def _read(directory: Path) -> Model:
     import numpy as np
     from safetensors.numpy import load_file  # type: ignore[import-not-found, unused-ignore]
     from tokenizers import Tokenizer  # type: ignore[import-not-found, unused-ignore]
 
-    for name in _MODEL_FILES:
-        if not (directory / name).is_file():
-            raise FatalError(f"semantic model: {directory / name} is missing", INSTALL_COMMAND)
     config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    if config.get("hidden_act") != "gelu" or config.get("model_type") != "bert":
+    if config.get("model_type") != "bert" or config.get("hidden_act") != "gelu":
         raise FatalError(f"semantic model: {directory} is not a BERT model with GELU")
-    st_config = directory / "sentence_bert_config.json"
     max_tokens = 256
+    st_config = directory / "sentence_bert_config.json"
     if st_config.is_file():
         max_tokens = int(json.loads(st_config.read_text(encoding="utf-8"))["max_seq_length"])
 
@@ -119,24 +133,30 @@ def _load(directory: Path) -> Model:
     tokenizer.enable_truncation(max_length=max_tokens)
     tokenizer.no_padding()
 
-    weights = load_file(str(directory / "model.safetensors"))
-    w = {k: v.astype(np.float32, copy=False) for k, v in weights.items()}
+    w = {
+        k: v.astype(np.float32, copy=False)
+        for k, v in load_file(str(directory / "model.safetensors")).items()
+    }
+
+    def dense(name: str) -> Array:
+        # Stored as (out, in) for x @ W.T; kept transposed and contiguous for x @ W.
+        return np.ascontiguousarray(w[name].T)
+
     layers = []
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}."
-        qkv = [w[f"{p}attention.self.{n}.weight"] for n in ("query", "key", "value")]
-        qkv_b = [w[f"{p}attention.self.{n}.bias"] for n in ("query", "key", "value")]
+        qkv = [f"{p}attention.self.{n}" for n in ("query", "key", "value")]
         layers.append(
             _Layer(
-                np.ascontiguousarray(np.concatenate(qkv).T),
-                np.concatenate(qkv_b),
-                np.ascontiguousarray(w[f"{p}attention.output.dense.weight"].T),
+                np.ascontiguousarray(np.concatenate([w[f"{n}.weight"] for n in qkv]).T),
+                np.concatenate([w[f"{n}.bias"] for n in qkv]),
+                dense(f"{p}attention.output.dense.weight"),
                 w[f"{p}attention.output.dense.bias"],
                 w[f"{p}attention.output.LayerNorm.weight"],
                 w[f"{p}attention.output.LayerNorm.bias"],
-                np.ascontiguousarray(w[f"{p}intermediate.dense.weight"].T),
+                dense(f"{p}intermediate.dense.weight"),
                 w[f"{p}intermediate.dense.bias"],
-                np.ascontiguousarray(w[f"{p}output.dense.weight"].T),
+                dense(f"{p}output.dense.weight"),
                 w[f"{p}output.dense.bias"],
                 w[f"{p}output.LayerNorm.weight"],
                 w[f"{p}output.LayerNorm.bias"],
@@ -149,10 +169,8 @@ def _load(directory: Path) -> Model:
         w["embeddings.LayerNorm.weight"],
         w["embeddings.LayerNorm.bias"],
     )
-    return Model(
-        tokenizer, embeddings, tuple(layers), int(config["num_attention_heads"]),
-        float(config.get("layer_norm_eps", 1e-12)),
-    )  # fmt: skip
+    heads, eps = int(config["num_attention_heads"]), float(config.get("layer_norm_eps", 1e-12))
+    return Model(tokenizer, embeddings, tuple(layers), heads, eps)
 
 
 class _Embeddings(NamedTuple):

@@ -37,6 +37,8 @@ def test_check_with_no_prompt_staged_imports_nothing_heavy(repo: GitRepo) -> Non
     code, modules = probe(repo)
     assert code == 0
     assert [m for m in HEAVY if m in modules] == []
+    # Nothing to audit: the audit engine itself stays unloaded.
+    assert [m for m in ("promptaudit.audit", "promptaudit.clauses") if m in modules] == []
 
 
 def test_check_with_a_prompt_staged_still_imports_nothing_heavy(repo: GitRepo) -> None:

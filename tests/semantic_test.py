@@ -70,6 +70,17 @@ def test_a_folder_without_the_model_files_is_a_fatal_error(
         semantic.load(tmp_path)
 
 
+def test_damaged_model_files_are_one_fatal_error(model: semantic.Model, tmp_path: Path) -> None:
+    source = semantic.model_dir()
+    assert source is not None
+    for name in ("config.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
+    with pytest.raises(FatalError, match="cannot read") as excinfo:
+        semantic.load(tmp_path)
+    assert semantic.INSTALL_COMMAND in excinfo.value.hint
+
+
 def test_installed_weights_are_the_published_ones(model: semantic.Model) -> None:
     directory = semantic.model_dir()
     assert directory is not None
