@@ -76,23 +76,24 @@ class Repository:
 
     def __init__(self, path: str | os.PathLike[str] = ".") -> None:
         self.cwd = os.fspath(path)
-        out = self._try(
-            "rev-parse", "--is-bare-repository", "--absolute-git-dir", "--is-shallow-repository"
+        facts = (
+            "rev-parse",
+            "--is-bare-repository",
+            "--absolute-git-dir",
+            "--is-shallow-repository",
         )
+        # One process in a work tree (the hook's case); a bare repository has no top level.
+        out = self._try(*facts, "--show-toplevel") or self._try(*facts)
         if out is None:
             raise GitError(
                 f"not a git repository: {os.path.abspath(self.cwd)}",
                 "run promptaudit inside a git repository, or pass -C PATH",
             )
-        bare, git_dir, shallow = out.decode().splitlines()[:3]
+        bare, git_dir, shallow, *top = out.decode().splitlines()
         self.bare = bare == "true"
         self.git_dir = git_dir
         self.shallow = shallow == "true"
-        if self.bare:
-            self.root = git_dir
-        else:
-            top = self._try("rev-parse", "--show-toplevel")
-            self.root = top.decode().strip() if top else self.cwd
+        self.root = git_dir if self.bare or not top else top[0]
         self._reader: BlobReader | None = None
 
     # -- process plumbing -------------------------------------------------------------

@@ -9,7 +9,9 @@ state: the repository is read through `Repository` and only the policy file is w
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +42,7 @@ from promptaudit.similarity import content_tokens
 from promptaudit.text import normalize
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 # Short topic names for the built-in guardrails (their severity comes from the built-in policy).
 BUILTIN_TOPICS = {
@@ -203,9 +205,9 @@ def distinctive_phrase(
 
 
 def propose_file(
-    path: str, text: str, policy: Policy, taken: set[str], owners: tuple[str, ...] = ()
+    path: str, text: str, policy: Policy, ids: Ids, owners: tuple[str, ...] = ()
 ) -> FileProposals:
-    """Proposals for one prompt file; TAKEN holds the ids in use and receives the new ones."""
+    """Proposals for one prompt file, with ids from IDS (unique across files)."""
     clauses = clauses_of(path, text, policy.prompt_keys)
     stem = _stem(path)
     lines_of: dict[str, list[int]] = {}
@@ -214,8 +216,11 @@ def propose_file(
     proposals: list[Proposal] = []
     notes: list[str] = []
     seen: set[str] = set()
+    # Every clause between " \n " marks: a phrase never spans two, so finding one outside a
+    # clause's own stretch means another clause carries it.
     everywhere = " " + " \n ".join(c.norm for c in clauses) + " "
-    for clause in clauses:
+    starts = list(accumulate((len(c.norm) + 3 for c in clauses[:-1]), initial=0))
+    for index, clause in enumerate(clauses):
         if clause.norm in seen:  # a word-for-word repeat: one guardrail covers both
             continue
         seen.add(clause.norm)
@@ -230,11 +235,13 @@ def propose_file(
             )
             continue
         name, severity, words = topic
-        own = f" {clause.norm} "
+        span = (starts[index], starts[index] + len(clause.norm) + 2)
 
-        def elsewhere(phrase: str, own: str = own) -> bool:
-            # Matches never span two clauses, so the counts add up clause by clause.
-            return everywhere.count(f" {phrase} ") > own.count(f" {phrase} ")
+        def elsewhere(phrase: str, span: tuple[int, int] = span) -> bool:
+            at = everywhere.find(f" {phrase} ")
+            while span[0] <= at < span[1]:
+                at = everywhere.find(f" {phrase} ", at + 1)
+            return at != -1
 
         phrase: str | None = distinctive_phrase(clause.norm, words, elsewhere)
         pattern = None
@@ -247,7 +254,7 @@ def propose_file(
                 phrase, pattern = None, f"^{clause.norm}$"
         proposals.append(
             Proposal(
-                _unique(f"{stem}-{name}", taken),
+                ids.new(f"{stem}-{name}"),
                 name,
                 severity,
                 clause,
@@ -279,13 +286,22 @@ def _stem(path: str) -> str:
     return slug or "prompt"
 
 
-def _unique(base: str, taken: set[str]) -> str:
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    taken.add(candidate)
-    return candidate
+class Ids:
+    """Guardrail ids handed out so far: `base`, then `base-2`, `base-3`, ..."""
+
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self.taken = set(reserved)
+        self._next: dict[str, int] = {}
+
+    def new(self, base: str) -> str:
+        n = self._next.get(base, 1)
+        candidate = base if n == 1 else f"{base}-{n}"
+        while candidate in self.taken:
+            n += 1
+            candidate = f"{base}-{n}"
+        self._next[base] = n + 1
+        self.taken.add(candidate)
+        return candidate
 
 
 def toml_string(value: str) -> str:
@@ -413,16 +429,33 @@ def verify(
         raise PolicyError(f"init's prompts globs do not match exactly: {stray[0]}", _BUG)
     for f in files:
         clauses = clauses_of(f.path, texts[f.path], policy.prompt_keys)
+        joined = "\n".join(c.norm for c in clauses)
+        starts = list(accumulate((len(c.norm) + 1 for c in clauses[:-1]), initial=0))
         for p in f.proposals:
             rule = policy.entry(p.id)
-            carriers = (
-                {c.norm for c in satisfying(rule, clauses)}
-                if isinstance(rule, Guardrail) and rule.applies_to(f.path)
-                else set()
+            if not isinstance(rule, Guardrail) or not rule.applies_to(f.path):
+                raise PolicyError(f"init's guardrail '{p.id}' does not apply to {f.path}", _BUG)
+            # A phrase can only match a clause whose text holds it: look only there.
+            near = (
+                clauses if rule.patterns else _holding(rule.norm_phrases, joined, starts, clauses)
             )
-            if carriers != {p.clause.norm}:
+            if {c.norm for c in satisfying(rule, near)} != {p.clause.norm}:
                 raise PolicyError(f"init's guardrail '{p.id}' does not single out its clause", _BUG)
     return policy
+
+
+def _holding(
+    phrases: Sequence[str], joined: str, starts: Sequence[int], clauses: Sequence[Clause]
+) -> list[Clause]:
+    """The clauses whose normalized text contains one of PHRASES as a substring."""
+    found: dict[int, Clause] = {}
+    for phrase in phrases:
+        at = joined.find(phrase)
+        while at != -1:
+            i = bisect_right(starts, at) - 1
+            found[i] = clauses[i]
+            at = joined.find(phrase, at + 1)
+    return list(found.values())
 
 
 _BUG = "this is a bug in promptaudit init; write the policy by hand (docs/policy.md) and report it"
@@ -482,11 +515,11 @@ def init_policy(
             )
         texts = {p: _read_prompt(repo, p, index[p]) for p in paths}
     policy = default_policy()
-    taken = {e.id for e in (*policy.guardrails, *policy.forbidden)}
+    ids = Ids(e.id for e in (*policy.guardrails, *policy.forbidden))
     files: list[FileProposals] = []
     for p in paths:
         owners = owners_of(p) if owners_of else ()
-        files.append(propose_file(p, texts[p], policy, taken, owners))
+        files.append(propose_file(p, texts[p], policy, ids, owners))
     text = render_policy(files, owner_groups(files))
     verify(text, target.name, files, texts, list(index))
     notes += [n for f in files for n in f.notes]

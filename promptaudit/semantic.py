@@ -218,14 +218,17 @@ class Model:
         """One unit-length row per text, in order; each distinct text is computed once."""
         import numpy as np
 
+        rows = []
         for text in texts:
-            if text not in self._cache:
+            row = self._cache.get(text)
+            if row is None:
                 if len(self._cache) >= _CACHE_LIMIT:
                     del self._cache[next(iter(self._cache))]
-                self._cache[text] = self._encode(text)
-        if not texts:
+                row = self._cache[text] = self._encode(text)
+            rows.append(row)
+        if not rows:
             return np.zeros((0, self._embeddings.word.shape[1]), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        return np.stack(rows)
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of the two texts' embeddings, in [-1, 1]."""
