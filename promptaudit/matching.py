@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from promptaudit.similarity import best_successor, content_tokens, similarity
+from promptaudit.similarity import CRITICAL, best_successor, content_tokens, similarity
 from promptaudit.text import contains_phrase, light, normalize
 
 __all__ = ["best_successor", "content_tokens", "similarity"]  # re-exported for callers
@@ -343,7 +343,10 @@ _QUALIFIERS = _words(
     "explicit", "graphic", "extreme", "detailed", "actionable", "step by step", "serious",
     "obvious", "blatant", "direct", "clearly", "real", "specific", "intentional", "malicious",
 )  # fmt: skip
-_BROAD = _words("any", "all", "every", "anything", "everyone", "anyone")
+_BROAD = _words(
+    "any", "all", "every", "anything", "everyone", "anyone", "everything", "everybody",
+    "anybody", "whatever", "whoever",
+)  # fmt: skip
 _NARROW = _words("some", "certain", "most", "many", "specific", "particular")
 
 
@@ -377,11 +380,22 @@ def narrowed_scope(before_norm: str, after_norm: str) -> str | None:
             return f"its scope was narrowed ({broad} -> {_quote(narrower)})"
     # A list cut short: "chemical, biological or nuclear weapons" -> "nuclear weapons".
     listed = content_tokens(_EVEN_TAIL.sub("", before_norm))
-    if after_tokens and after_tokens < listed and _LIST.search(before_norm):
-        return f"its scope was narrowed (no longer names {_quote(listed - after_tokens)})"
+    dropped = listed - after_tokens
+    if after_tokens and after_tokens < listed and _LIST.search(before_norm) and dropped & _SCOPE:
+        return f"its scope was narrowed (no longer names {_quote(dropped)})"
     return None
 
 
+# Words that name what a rule covers: dropping one from a list narrows the rule. Other words
+# come and go in a rewording ("helpfulness goals" -> "helpfulness").
+_SCOPE = frozenset(
+    {*CRITICAL, "chemical", "biological", "radiological", "nuclear", "explosiv", "firearm",
+     "gun", "drug", "suicid", "eat", "disorder", "racism", "racist", "violenc", "violent",
+     "discrimination", "harassment", "threat", "extremis", "terror", "abus", "nud", "deepfak",
+     "paraphras", "summar", "translat", "quot", "describ", "hint", "address", "phone", "email",
+     "health", "religion", "location", "medical", "financial", "legal", "tool", "document",
+     "messag", "result", "image", "video", "audio", "code", "malwar"}
+)  # fmt: skip
 _CONSENT = re.compile(r"\b\w+ (?=consent|permission|approval)")
 _LIST = re.compile(r"\b\w+ (?:or|and|nor) \w+\b")
 _EVEN_TAIL = re.compile(r"\beven (?:if|when|though)\b.*$")
