@@ -1,3 +1,3 @@
-from promptaudit.cli import main
+from promptaudit.entry import main
 
 raise SystemExit(main())

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptaudit import __version__
+from promptaudit.entry import report_fatal, report_internal
 from promptaudit.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, FatalError
 
 if TYPE_CHECKING:
@@ -414,9 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             standalone_mode=False,
         )
     except FatalError as exc:
-        click.echo(f"promptaudit: {exc.kind}: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+        report_fatal(exc)
         return EXIT_ERROR
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -431,9 +430,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # fail closed: an unexpected error must never pass the gate
         if os.environ.get("PROMPTAUDIT_DEBUG"):
             raise
-        click.echo(f"promptaudit: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo(
-            "hint: this is a bug; rerun with PROMPTAUDIT_DEBUG=1 and report the traceback", err=True
-        )
+        report_internal(exc)
         return EXIT_ERROR
     return int(rv) if isinstance(rv, int) else EXIT_OK

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,6 +68,8 @@ class Finding:
     def fingerprint(self) -> str:
         """Identity of the finding without line numbers, so it survives rebases and re-wraps."""
         parts = (self.kind, self.guardrail or "", self.path, self.before or "", self.after or "")
+        import hashlib  # only when a finding is fingerprinted, never on a clean hook run
+
         data = "\x1f".join(parts).encode("utf-8", "surrogatepass")
         return hashlib.sha256(data).hexdigest()[:16]
 

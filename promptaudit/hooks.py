@@ -13,9 +13,8 @@ merged from another branch must pass here too, or people learn to use --no-verif
 from __future__ import annotations
 
 import os
+import sys
 from typing import IO, TYPE_CHECKING
-
-import click
 
 from promptaudit.errors import EXIT_BLOCKED, EXIT_OK, FatalError
 from promptaudit.git import INDEX, Repository
@@ -26,6 +25,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from promptaudit.findings import Review
+
+
+def _say(text: str, *, nl: bool = True) -> None:
+    """To stderr, as git relays a hook's words (no click: hooks start without it)."""
+    sys.stderr.write(text + ("\n" if nl else ""))
+    sys.stderr.flush()
+
 
 FRAMEWORK_HOOKS = ("framework-commit-msg", "framework-push")
 NAMES = (
@@ -73,7 +79,7 @@ def run_hook(name: str, args: Sequence[str], *, repo_path: str, stdin: IO[bytes]
             merging = _merging(repo, name)
             code = _gate_staged(repo, merging, None)
             if code and not merging:
-                click.echo(_UNKNOWN_MERGE, err=True)
+                _say(_UNKNOWN_MERGE)
             return code
         if name == "pre-push":
             remote = _args(name, args, 1, 2)[0]
@@ -85,7 +91,7 @@ def run_hook(name: str, args: Sequence[str], *, repo_path: str, stdin: IO[bytes]
             given = _args(name, args, 0, 1)
             code = _gate_staged(repo, _merging(repo, name), given[0] if given else None)
             if code and not given:
-                click.echo(_NO_MESSAGE, err=True)
+                _say(_NO_MESSAGE)
             return code
         if name == "framework-push":
             return _gate_refs(repo, [framework_range(repo)])
@@ -142,7 +148,7 @@ def _gate_staged(repo: Repository, merging: Sequence[str], message_file: str | N
         return EXIT_OK
     from promptaudit.report import render_check
 
-    click.echo(render_check(result), err=True, nl=False)
+    _say(render_check(result), nl=False)
     return EXIT_BLOCKED
 
 
@@ -154,18 +160,18 @@ def _inform(repo_path: str) -> int:
             if result.blocked:
                 from promptaudit.report import render_check
 
-                click.echo(render_check(result), err=True, nl=False)
-                click.echo(_INFORM_ONLY, err=True)
+                _say(render_check(result), nl=False)
+                _say(_INFORM_ONLY)
     except FatalError as exc:
-        click.echo(f"promptaudit: {exc.kind}: {exc.message}", err=True)
+        _say(f"promptaudit: {exc.kind}: {exc.message}")
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        click.echo(_INFORM_ONLY, err=True)
+            _say(f"hint: {exc.hint}")
+        _say(_INFORM_ONLY)
     except Exception as exc:  # informational: even a bug must not stop a commit here
         if os.environ.get("PROMPTAUDIT_DEBUG"):
             raise
-        click.echo(f"promptaudit: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo(_INFORM_ONLY, err=True)
+        _say(f"promptaudit: internal error: {type(exc).__name__}: {exc}")
+        _say(_INFORM_ONLY)
     return EXIT_OK
 
 
@@ -283,12 +289,12 @@ def _gate_refs(repo: Repository, ranges: Sequence[tuple[str, Range]]) -> int:
         hint = _RANGE_HINT
         if rng.base:
             hint += f", or signs: promptaudit approve {rng.base[:12]}..{rng.head[:12]}"
-        click.echo(f"promptaudit: {ref} ({rng.describe()}) is blocked", err=True)
+        _say(f"promptaudit: {ref} ({rng.describe()}) is blocked")
         # The commits exist already: the hint for a message being written does not apply.
         text = render_check(result).replace(APPROVAL_HINT, hint + ".")
-        click.echo(text, err=True, nl=False)
+        _say(text, nl=False)
     if blocked:
-        click.echo(f"promptaudit: rejected: {blocked} ref(s) blocked", err=True)
+        _say(f"promptaudit: rejected: {blocked} ref(s) blocked")
         return EXIT_BLOCKED
     return EXIT_OK
 

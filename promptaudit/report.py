@@ -14,8 +14,6 @@ import unicodedata
 from typing import Any, Protocol
 from urllib.parse import quote
 
-import click
-
 from promptaudit import __version__
 from promptaudit.findings import (
     FORBIDDEN_ADDED,
@@ -122,8 +120,12 @@ def _style_status(status: str, color: bool) -> str:
     if not color:
         return status
     if status == "BLOCKING":
+        import click
+
         return click.style(status, fg="red", bold=True)
     if status == "warning":
+        import click
+
         return click.style(status, fg="yellow")
     return status
 
@@ -184,7 +186,11 @@ def _render_table(review: Review, *, color: bool, tool_version: str) -> str:
         lines += ["", *_detail_block(finding)]
     if blocking:
         verdict = f"BLOCKED: {len(blocking)} blocking finding(s) need approval."
-        lines += ["", click.style(verdict, fg="red", bold=True) if color else verdict]
+        if color:
+            import click
+
+            verdict = click.style(verdict, fg="red", bold=True)
+        lines += ["", verdict]
     else:
         lines += ["", "OK: nothing blocking."]
     return "\n".join(lines) + "\n"

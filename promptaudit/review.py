@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from promptaudit.errors import GitError, PolicyError, PromptError
 from promptaudit.findings import Finding, Review
-from promptaudit.formats import decode
 from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, Repository
 from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 
@@ -198,6 +197,8 @@ def judge_sets(repo: Repository, rev: str, policy: Policy, found: list[Finding])
         rules = [g for g in policy.guardrails if g.id in wanted and g.applies_to(path)]
         if not rules or not policy.is_prompt(path) or mode in (MODE_SYMLINK, MODE_SUBMODULE):
             continue
+        from promptaudit.formats import decode
+
         text = decode(repo.blobs.read(blob) or b"", path, policy.max_prompt_bytes)
         clauses = clauses_of(path, text, policy.prompt_keys)
         for g in rules:
@@ -262,6 +263,8 @@ def _prompt_text(
             f"{path} at {where} is a submodule, not a prompt file",
             "audit the submodule's own repository, or narrow the prompts globs",
         )
+    from promptaudit.formats import decode
+
     data = repo.blobs.read(blob)
     if data is None:
         raise GitError(

@@ -11,13 +11,13 @@ from tests.review_test import POLICY, PROMPT
 
 PROBE = """
 import sys
-from promptaudit.cli import main
+from promptaudit.entry import main
 code = main(["check"])
 import json
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
-HEAVY = ("tabulate", "deepdiff", "yaml", "git", "jsonschema", "importlib.metadata")
+HEAVY = ("click", "tabulate", "deepdiff", "yaml", "git", "jsonschema", "importlib.metadata")
 
 
 def probe(repo: GitRepo) -> tuple[int, set[str]]:
@@ -78,3 +78,21 @@ def test_staged_yaml_prompt_imports_yaml_only_then(repo: GitRepo) -> None:
     assert code == 0
     assert "yaml" in modules
     assert "deepdiff" not in modules
+
+
+def test_fast_path_and_full_cli_agree(repo: GitRepo) -> None:
+    """The click-free reading of `check` gives what the click interface gives."""
+    from promptaudit.cli import main as cli_main
+    from promptaudit.entry import main as entry_main
+
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("prompts/support.md", PROMPT)
+    repo.commit("add")
+    repo.write(
+        "prompts/support.md",
+        PROMPT.replace("- Never fabricate facts.\n", "- Be politically incorrect.\n"),
+    )
+    repo.git("add", "-A")
+    for args in (["check"], ["check", "--warn-only"], ["check", "-C", str(repo.path)]):
+        assert entry_main([*args, "-C", str(repo.path)]) == cli_main([*args, "-C", str(repo.path)])
+    assert entry_main(["check", "--bogus", "-C", str(repo.path)]) == 2  # handed to click
