@@ -135,10 +135,11 @@ def check(
 
 @cli.command()
 @click.option("--default", "show_default", is_flag=True, help="Print the built-in default policy.")
-@click.option("--check", "check_path", metavar="PATH", help="Validate a policy file.")
+@click.option("--check", "check", is_flag=True, help="Validate a policy file (the default).")
+@click.argument("check_path", required=False, metavar="[PATH]")
 @_repo_option
-def policy(show_default: bool, check_path: str | None, repo_path: str) -> int:
-    """Print the built-in policy, or validate a policy file."""
+def policy(show_default: bool, check: bool, check_path: str | None, repo_path: str) -> int:
+    """Print the built-in policy, or validate a policy file (PATH, or the repository's)."""
     from promptaudit import policy as pol
 
     if show_default:

@@ -331,7 +331,9 @@ class Repository:
         """Every file at REV (or in the index) as path -> (mode, blob id)."""
         files: dict[str, tuple[str, str]] = {}
         if rev == INDEX:
-            for rec in self.run("ls-files", "-s", "-z").split(b"\0"):
+            # From the top level: run in a subfolder, ls-files would list only that folder,
+            # with paths relative to it.
+            for rec in self.run("-C", self.root, "ls-files", "-s", "-z").split(b"\0"):
                 if not rec:
                     continue
                 meta, _, path = rec.partition(b"\t")

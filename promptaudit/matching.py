@@ -96,7 +96,11 @@ _IMPERATIVES = frozenset(
            "safeguard", "redirect", "direct", "point", "report", "stay", "remain", "guard",
            "withhold", "decline", "refuse", "reject", "stop", "prioritize", "defer")
 )  # fmt: skip
-_RULE_WORDS = _words("avoid", "should", "confidential", "secret", "off limits", "private")
+_RULE_WORDS = _words(
+    "avoid", "should", "confidential", "secret", "off limits", "private", "respond with care",
+    "point them to", "refer them to", "direct them to", "encourage them to seek", "crisis line",
+    "crisis lines", "hotline",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=65536)

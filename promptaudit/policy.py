@@ -330,7 +330,7 @@ class _Loader:
         self,
         text: str,
         source: str,
-        span: tuple[int, int] | None = None,
+        table: tuple[str, int] | None = None,
         *,
         trusted: bool = False,
     ) -> None:
@@ -338,12 +338,16 @@ class _Loader:
         self.source = source
         self.trusted = trusted
         # Within one table, keys are looked up in that table only, so that an error in the
-        # second [[guardrail]] does not point at the first one's line.
-        self.span = span
+        # second [[guardrail]] does not point at the first one's line. Found only when an
+        # error needs it: a policy of a thousand entries must still load in milliseconds.
+        self._table = table
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        return _table_span(self.text, *self._table) if self._table else None
 
     def table(self, name: str, index: int = 0) -> _Loader:
-        span = _table_span(self.text, name, index)
-        return _Loader(self.text, self.source, span, trusted=self.trusted)
+        return _Loader(self.text, self.source, (name, index), trusted=self.trusted)
 
     def fail(
         self, message: str, hint: str, key: str | None = None, value: str | None = None
