@@ -207,11 +207,11 @@ class _FileAudit:
 
     def gone(self, clauses: Sequence[Clause]) -> list[Clause]:
         """Clauses whose text is no longer anywhere in the file (re-ordering is no change)."""
-        return _fresh(self.new.clauses, clauses)
+        return unmatched(self.new.clauses, clauses)
 
     def fresh(self, clauses: Sequence[Clause]) -> list[Clause]:
         """Clauses whose text was nowhere in the file before."""
-        return _fresh(self.old.clauses, clauses)
+        return unmatched(self.old.clauses, clauses)
 
     # -- the checks ----------------------------------------------------------------------
 
@@ -414,8 +414,8 @@ class _FileAudit:
         if not self.new.present:
             return
         new_path = self.new.path or ""
-        fresh = _fresh(self.old.shown, self.new.shown)
-        gone = _fresh(self.new.shown, self.old.shown)
+        fresh = unmatched(self.old.shown, self.new.shown)
+        gone = unmatched(self.new.shown, self.old.shown)
         for entry in self.policy.forbidden:
             if not entry.applies_to(new_path):
                 continue
@@ -528,7 +528,7 @@ def resolve_sets(
     return out
 
 
-def _fresh(old: Sequence[Clause], new: Sequence[Clause]) -> list[Clause]:
+def unmatched(old: Sequence[Clause], new: Sequence[Clause]) -> list[Clause]:
     """Clauses of NEW whose text OLD does not have (counted, so re-ordering is no change)."""
     left = Counter(c.norm for c in old)
     out = []

@@ -54,15 +54,6 @@ class RangeCommit:
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    author_name: str
-    author_email: str
-    date: str
-    message: str
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["GIT_OPTIONAL_LOCKS"] = "0"
@@ -219,22 +210,6 @@ class Repository:
                 "name the base explicitly: promptaudit review BASE..HEAD",
             )
         return str(bases[0].hexsha)
-
-    def commits(self, base: str | None, head: str) -> list[CommitInfo]:
-        """Commits reachable from HEAD but not BASE, oldest first."""
-        rev = f"{base}..{head}" if base else head
-        out = []
-        for c in self._gitpython.iter_commits(rev, reverse=True):
-            out.append(
-                CommitInfo(
-                    sha=c.hexsha,
-                    author_name=c.author.name or "",
-                    author_email=c.author.email or "",
-                    date=c.authored_datetime.isoformat(),
-                    message=c.message if isinstance(c.message, str) else c.message.decode(),
-                )
-            )
-        return out
 
     def range_commits(self, base: str | None, head: str, trailer: str) -> list[RangeCommit]:
         """Commits in BASE..HEAD, oldest first, with git's own parse of their TRAILER trailers."""

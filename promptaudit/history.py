@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promptaudit.audit import FileChange, audit
+from promptaudit.audit import FileChange, audit, unmatched
 from promptaudit.clauses import Clause, clauses_of, clauses_of_segments
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
@@ -261,25 +261,8 @@ def _update(
 
 
 def _cancel(gone: list[Clause], came: list[Clause]) -> tuple[list[Clause], list[Clause]]:
-    left: dict[str, int] = {}
-    for c in came:
-        left[c.text] = left.get(c.text, 0) + 1
-    really_gone = []
-    for c in gone:
-        if left.get(c.text, 0) > 0:
-            left[c.text] -= 1
-        else:
-            really_gone.append(c)
-    kept: dict[str, int] = {}
-    for c in gone:
-        kept[c.text] = kept.get(c.text, 0) + 1
-    really_came = []
-    for c in came:
-        if kept.get(c.text, 0) > 0:
-            kept[c.text] -= 1
-        else:
-            really_came.append(c)
-    return really_gone, really_came
+    """What really left and really arrived: a clause re-read unchanged cancels out."""
+    return unmatched(came, gone), unmatched(gone, came)
 
 
 def _context(path: str, v: _Version) -> list[Clause]:
