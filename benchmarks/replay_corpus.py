@@ -102,11 +102,42 @@ def histories(corpus: Path) -> tuple[list[Path], list[Path]]:
     return texts, others
 
 
-def replay_history(path: Path, name: str, workdir: Path, *, policy: str | None = None) -> Replay:
-    """Import PATH into a new repository under WORKDIR and review every imported change."""
-    result = Replay(name)
+def init_policy_at_first_version(repo_dir: Path, first: str, workdir: Path) -> Path:
+    """The policy `promptaudit init` proposes for the history's first version, as a file."""
+    from promptaudit.git import run_git
+    from promptaudit.init import init_policy
+    from promptaudit.policy import load_policy
+
+    checkout = workdir / "first-version"
+    run_git(workdir, "clone", "-q", str(repo_dir), str(checkout))
+    run_git(checkout, "checkout", "-q", first)
+    imported = load_policy((repo_dir / "promptaudit.toml").read_text(encoding="utf-8"), "imported")
+    result = init_policy(str(checkout), imported.prompts, dry_run=True)
+    target = workdir / "init-policy.toml"
+    target.write_text(result.toml, encoding="utf-8")
+    return target
+
+
+def replay_history(
+    path: Path,
+    name: str,
+    workdir: Path,
+    *,
+    policy: str | None = None,
+    init_column: bool = False,
+) -> Replay:
+    """Import PATH into a new repository under WORKDIR and review every imported change.
+
+    With INIT_COLUMN, the changes are judged by the policy `promptaudit init` proposes for the
+    first version instead of the built-in one (the team that adopted promptaudit on day one).
+    """
+    result = Replay(name + (" [init policy]" if init_column else ""))
     started = time.perf_counter()
     imported = import_history(str(path), str(workdir / "repo"))
+    if init_column:
+        policy = str(
+            init_policy_at_first_version(workdir / "repo", imported.commits[0][1], workdir)
+        )
     result.import_seconds = time.perf_counter() - started
     result.changes = len(imported.commits)
     result.baselines = imported.baselines
@@ -189,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--policy", metavar="PATH", help="judge with this policy file")
     parser.add_argument("--details", action="store_true", help="print every blocking finding")
+    parser.add_argument(
+        "--init-column",
+        action="store_true",
+        help="also judge each history by the policy promptaudit init proposes for its first version",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the figures as JSON")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
@@ -200,13 +236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = path.relative_to(args.corpus).as_posix()
         if not _selected(name, args.only):
             continue
-        with tempfile.TemporaryDirectory(prefix="promptaudit-replay-") as tmp:
-            try:
-                results.append(replay_history(path, name, Path(tmp), policy=args.policy))
-            except FatalError as exc:  # the import itself failed
-                failed = Replay(name)
-                failed.errors.append(f"import: {exc.kind}: {exc.message}")
-                results.append(failed)
+        for init_column in (False, True) if args.init_column else (False,):
+            with tempfile.TemporaryDirectory(prefix="promptaudit-replay-") as tmp:
+                try:
+                    results.append(
+                        replay_history(
+                            path, name, Path(tmp), policy=args.policy, init_column=init_column
+                        )
+                    )
+                except FatalError as exc:  # the import (or init) itself failed
+                    failed = Replay(name + (" [init policy]" if init_column else ""))
+                    failed.errors.append(f"import: {exc.kind}: {exc.message}")
+                    results.append(failed)
     if not results:
         print("replay_corpus: no history matched --only", file=sys.stderr)
         return 2
