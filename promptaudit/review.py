@@ -6,8 +6,8 @@ when a staged change touches no prompt and not the policy, it stops after one `g
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptaudit.errors import GitError, PolicyError, PromptError
@@ -109,14 +109,15 @@ def _policy_at(repo: Repository, rev: str | None) -> Policy | None:
 
 def load_policy_file(path: str) -> Policy:
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig") as fh:
+            text = fh.read()
     except OSError as exc:
         raise PolicyError(
             f"cannot read policy {path}: {exc.strerror}", "check the --policy path"
         ) from None
     except UnicodeDecodeError:
         raise PolicyError(f"policy {path} is not UTF-8", "re-save it as UTF-8") from None
-    return load_policy(text, path, path=Path(path).name)
+    return load_policy(text, path, path=os.path.basename(path))
 
 
 def judging_policy(
