@@ -104,7 +104,7 @@ def histories(corpus: Path) -> tuple[list[Path], list[Path]]:
 
 def init_policy_at_first_version(repo_dir: Path, first: str, workdir: Path) -> Path:
     """The policy `promptaudit init` proposes for the history's first version, as a file."""
-    from promptaudit.git import run_git
+    from promptaudit.gitwrite import run_git
     from promptaudit.init import init_policy
     from promptaudit.policy import load_policy
 

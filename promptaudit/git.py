@@ -9,7 +9,6 @@ fast path never needs.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
@@ -54,7 +53,7 @@ class RangeCommit:
     paths: tuple[str, ...]
 
 
-def _env() -> dict[str, str]:
+def git_env() -> dict[str, str]:
     env = dict(os.environ)
     env["GIT_OPTIONAL_LOCKS"] = "0"
     env.setdefault("LC_ALL", "C")
@@ -94,7 +93,7 @@ class Repository:
 
     def _try(self, *args: str, stdin: bytes | None = None) -> bytes | None:
         proc = subprocess.run(
-            self._cmd(*args), input=stdin, capture_output=True, env=_env(), check=False
+            self._cmd(*args), input=stdin, capture_output=True, env=git_env(), check=False
         )
         return proc.stdout if proc.returncode == 0 else None
 
@@ -102,7 +101,7 @@ class Repository:
         """Run git; a failure becomes a GitError carrying git's own first line."""
         try:
             proc = subprocess.run(
-                self._cmd(*args), input=stdin, capture_output=True, env=_env(), check=False
+                self._cmd(*args), input=stdin, capture_output=True, env=git_env(), check=False
             )
         except FileNotFoundError as exc:  # pragma: no cover - git missing entirely
             raise GitError("git is not installed or not on PATH", "install git") from exc
@@ -270,7 +269,7 @@ class Repository:
                 "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-commit", "-v", sha
             ),
             capture_output=True,
-            env=_env(),
+            env=git_env(),
             check=False,
         )
         if proc.returncode != 0:
@@ -338,7 +337,7 @@ class Repository:
     def popen(self, *args: str) -> subprocess.Popen[bytes]:
         """A streaming git process (for `git log -p` over a long history); read its stdout."""
         return subprocess.Popen(
-            self._cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+            self._cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=git_env()
         )
 
     @property
@@ -398,7 +397,7 @@ class Repository:
         proc = subprocess.run(
             self._cmd("merge-base", "--end-of-options", a, b),
             capture_output=True,
-            env=_env(),
+            env=git_env(),
             check=False,
         )
         if proc.returncode == 0:
@@ -471,7 +470,7 @@ class Repository:
             proc = subprocess.run(
                 self._cmd("write-tree"),
                 capture_output=True,
-                env={**_env(), "GIT_INDEX_FILE": copy},
+                env={**git_env(), "GIT_INDEX_FILE": copy},
                 check=False,
             )
         if proc.returncode != 0:
@@ -487,7 +486,7 @@ class Repository:
         proc = subprocess.run(
             self._cmd("merge-tree", "--write-tree", "--no-messages", ours, theirs),
             capture_output=True,
-            env=_env(),
+            env=git_env(),
             check=False,
         )
         if proc.returncode not in (0, 1) or not proc.stdout:
@@ -544,7 +543,7 @@ class BlobReader:
 
     def __init__(self, cmd: Sequence[str]) -> None:
         self._proc = subprocess.Popen(
-            list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env()
+            list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=git_env()
         )
 
     def read(self, name: str) -> bytes | None:
@@ -576,199 +575,3 @@ class BlobReader:
         self._proc.wait()
         if self._proc.stdout:
             self._proc.stdout.close()
-
-
-def run_git(cwd: str | os.PathLike[str], *args: str, env: dict[str, str] | None = None) -> str:
-    """Run a git command that writes (init, add, commit) in a repository of promptaudit's own.
-
-    Read paths go through `Repository`; this exists so that `demo`, which builds a repository
-    of its own, still keeps every git call in this module. Variables a surrounding hook may
-    have set (GIT_DIR, GIT_INDEX_FILE, ...) point at the user's repository, so they are dropped.
-    """
-    full_env = {k: v for k, v in _env().items() if k not in _REPO_VARS}
-    if env:
-        full_env.update(env)
-    proc = subprocess.run(
-        ["git", "-C", os.fspath(cwd), *args], capture_output=True, env=full_env, check=False
-    )
-    if proc.returncode != 0:
-        first = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
-        verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
-        raise GitError(f"git {verb} failed: {first}", "")
-    return proc.stdout.decode("utf-8", "replace")
-
-
-_REPO_VARS = frozenset(
-    {
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_COMMON_DIR",
-        "GIT_QUARANTINE_PATH",
-    }
-)
-
-
-def init_repository(path: str | os.PathLike[str]) -> None:
-    """Create an empty repository at PATH (a new or empty folder)."""
-    run_git(path, "init", "-q")
-
-
-@dataclass(frozen=True)
-class Ident:
-    """Who and when, as a commit records it: unix seconds and a `+hhmm` offset."""
-
-    name: str
-    email: str
-    seconds: int
-    offset: str
-
-    def raw(self) -> bytes:
-        return f"{self.name} <{self.email}> {self.seconds} {self.offset}".encode()
-
-
-class FastImport:
-    """One `git fast-import` process that appends commits to a scratch ref.
-
-    Commits are marked :1, :2, ... in the order written; `close` returns their ids. The
-    scratch ref only ever fast-forwards (fast-import refuses anything else), and the caller
-    moves the real branch with `advance_branch` once the whole import has succeeded.
-    """
-
-    def __init__(self, cwd: str | os.PathLike[str], ref: str, parent: str | None) -> None:
-        import tempfile
-
-        self._ref = ref
-        self._parent = parent
-        self._marks = 0
-        self._tmp = tempfile.TemporaryDirectory(prefix="promptaudit-import-")
-        self._marks_path = os.path.join(self._tmp.name, "marks")
-        self._err = open(os.path.join(self._tmp.name, "stderr"), "w+b")  # noqa: SIM115
-        env = {k: v for k, v in _env().items() if k not in _REPO_VARS}
-        self._proc = subprocess.Popen(
-            [
-                "git",
-                "-C",
-                os.fspath(cwd),
-                "fast-import",
-                "--quiet",
-                "--done",
-                "--date-format=raw",
-                f"--export-marks={self._marks_path}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=self._err,
-            env=env,
-        )
-
-    def commit(
-        self,
-        author: Ident,
-        committer: Ident,
-        message: bytes,
-        files: Sequence[tuple[str, bytes | None]],
-    ) -> int:
-        """Write one commit: each (path, contents) sets a file, (path, None) deletes it."""
-        self._marks += 1
-        out = [
-            f"commit {self._ref}\nmark :{self._marks}\n".encode(),
-            b"author " + author.raw() + b"\n",
-            b"committer " + committer.raw() + b"\n",
-            _data(message),
-        ]
-        if self._marks == 1 and self._parent:
-            out.append(f"from {self._parent}\n".encode())
-        elif self._marks > 1:
-            out.append(f"from :{self._marks - 1}\n".encode())
-        for path, contents in files:
-            if contents is None:
-                out.append(b"D " + _fi_path(path) + b"\n")
-            else:
-                out.append(b"M 100644 inline " + _fi_path(path) + b"\n" + _data(contents))
-        out.append(b"\n")
-        self._write(b"".join(out))
-        return self._marks
-
-    def _write(self, chunk: bytes) -> None:
-        stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
-        try:
-            stdin.write(chunk)
-        except BrokenPipeError:
-            self._fail()
-
-    def close(self) -> dict[int, str]:
-        """Finish the stream; the commit id of every mark."""
-        self._write(b"done\n")
-        self._close_stdin()
-        if self._proc.wait() != 0:
-            self._fail()
-        marks = {}
-        with open(self._marks_path, encoding="ascii") as fh:
-            for line in fh:
-                mark, _, sha = line.strip().partition(" ")
-                marks[int(mark.lstrip(":"))] = sha
-        self._cleanup()
-        return marks
-
-    def abort(self) -> None:
-        """Stop without finishing: nothing is written to the scratch ref."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._cleanup()
-
-    def _fail(self) -> None:
-        self._proc.wait()
-        self._err.seek(0)
-        lines = self._err.read().decode("utf-8", "replace").strip().splitlines()
-        self._cleanup()
-        first = next((ln for ln in lines if ln.startswith("fatal:")), lines[0] if lines else "?")
-        raise GitError(f"git fast-import failed: {first}", "")
-
-    def _close_stdin(self) -> None:
-        if self._proc.stdin and not self._proc.stdin.closed:
-            with contextlib.suppress(BrokenPipeError):
-                self._proc.stdin.close()
-
-    def _cleanup(self) -> None:
-        self._close_stdin()
-        self._err.close()
-        self._tmp.cleanup()
-
-
-def _data(payload: bytes) -> bytes:
-    return b"data %d\n" % len(payload) + payload + b"\n"
-
-
-def _fi_path(path: str) -> bytes:
-    """A path in fast-import's C-style quoting, so spaces, quotes and newlines are safe."""
-    out = bytearray(b'"')
-    for byte in path.encode("utf-8", "surrogateescape"):
-        if byte in (0x22, 0x5C):
-            out += b"\\" + bytes([byte])
-        elif byte < 0x20 or byte == 0x7F:
-            out += b"\\%03o" % byte
-        else:
-            out.append(byte)
-    return bytes(out + b'"')
-
-
-def advance_branch(
-    cwd: str | os.PathLike[str], branch: str, old: str | None, new: str, *, worktree: bool
-) -> None:
-    """Fast-forward BRANCH (checked out at OLD, None if unborn) to NEW, index and files too.
-
-    `read-tree -m -u` refuses to overwrite local changes or untracked files, and `update-ref`
-    with the old value refuses if someone moved the branch in the meantime.
-    """
-    if worktree:
-        run_git(cwd, "read-tree", "-m", "-u", *([old] if old else []), new)
-    run_git(cwd, "update-ref", "-m", "promptaudit import", branch, new, old or "")
-
-
-def delete_ref(cwd: str | os.PathLike[str], ref: str) -> None:
-    """Remove REF if it exists."""
-    run_git(cwd, "update-ref", "-d", ref)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptaudit.errors import FatalError, GitError
-from promptaudit.git import (
+from promptaudit.git import Repository
+from promptaudit.gitwrite import (
     FastImport,
     Ident,
-    Repository,
     advance_branch,
     delete_ref,
     init_repository,

@@ -1,0 +1,78 @@
+"""Path globs, as policies and CODEOWNERS write them: `**` spans folders, `*` does not.
+
+Compiled to one anchored regular expression per list, so asking whether a path is a prompt
+costs one match however many globs a policy lists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+
+def glob_to_regex(pattern: str) -> str:
+    """Translate a path glob: `**` spans zero or more folders, `*` and `?` stay in one folder,
+    `[abc]` is a character class and `{md,txt}` a list of alternatives."""
+    i, out = 0, []
+    pattern = pattern.lstrip("/")
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "{" and "}" in pattern[i:]:
+            end = pattern.index("}", i)
+            options = pattern[i + 1 : end].split(",")
+            out.append(
+                "(?:"
+                + "|".join(
+                    glob_to_regex(o).removesuffix(".*") if o.endswith("/") else glob_to_regex(o)
+                    for o in options
+                )
+                + ")"
+            )
+            i = end + 1
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^/" + body[1:]
+                out.append(f"[{body}]")
+                i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    # A glob naming a folder (`prompts/`) covers everything below it.
+    regex = "".join(out)
+    if pattern.endswith("/"):
+        regex += ".*"
+    return regex
+
+
+@dataclass(frozen=True)
+class Globs:
+    patterns: tuple[str, ...]
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str] | None:
+        if not self.patterns:
+            return None
+        alternatives = "|".join(f"(?:{glob_to_regex(p)})" for p in self.patterns)
+        return re.compile(rf"(?:{alternatives})\Z")
+
+    def match(self, path: str) -> bool:
+        return self._regex is not None and self._regex.match(path) is not None
