@@ -17,6 +17,8 @@ from promptaudit.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, FatalError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from promptaudit.git import Repository
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -69,6 +71,12 @@ def _fast_path(args: list[str]) -> Callable[[], int] | None:
     name, hook_args = rest[0], rest[1:]
 
     def hook() -> int:
+        if name in ("commit-msg", "pre-commit"):
+            from promptaudit.git import Repository
+
+            with Repository(repo) as opened:
+                if _nothing_staged_matters(opened):
+                    return EXIT_OK
         from promptaudit.hooks import run_hook
 
         return run_hook(name, hook_args, repo_path=repo, stdin=sys.stdin.buffer)
@@ -78,9 +86,12 @@ def _fast_path(args: list[str]) -> Callable[[], int] | None:
 
 def _check(repo_path: str, message_file: str | None, policy: str | None, flags: set[str]) -> int:
     from promptaudit.git import Repository
-    from promptaudit.review import ApprovalInput, resolve_range, run_review
 
     with Repository(repo_path) as repo:
+        if policy is None and _nothing_staged_matters(repo):
+            return EXIT_OK
+        from promptaudit.review import ApprovalInput, resolve_range, run_review
+
         rng = resolve_range(repo, None, staged=True)
         result = run_review(
             repo, rng, policy_override=policy, approvals=ApprovalInput((), message_file)
@@ -91,6 +102,12 @@ def _check(repo_path: str, message_file: str | None, policy: str | None, flags: 
 
     sys.stderr.write(render_check(result))
     return EXIT_OK if "--warn-only" in flags else EXIT_BLOCKED
+
+
+def _nothing_staged_matters(repo: Repository) -> bool:
+    from promptaudit.quick import nothing_to_audit
+
+    return nothing_to_audit(repo)
 
 
 def report_fatal(exc: FatalError) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.errors import GitError
 
@@ -27,9 +26,12 @@ MODE_SUBMODULE = "160000"
 _NULL_SHA = "0" * 40
 
 
-@dataclass(frozen=True)
-class Change:
-    """One path changed between two snapshots (raw diff record, renames paired by git)."""
+class Change(NamedTuple):
+    """One path changed between two snapshots (raw diff record, renames paired by git).
+
+    A NamedTuple rather than a dataclass: the hook imports this module on every commit, and
+    dataclasses would bring `inspect` and its imports with it.
+    """
 
     status: str  # A, D, M, R, T, C
     old_path: str | None
@@ -40,8 +42,7 @@ class Change:
     new_mode: str | None
 
 
-@dataclass(frozen=True)
-class RangeCommit:
+class RangeCommit(NamedTuple):
     """A commit of a reviewed range: who wrote it, its approval trailers, the paths it touched."""
 
     sha: str
@@ -294,6 +295,11 @@ class Repository:
         else:
             out = self.run("diff-tree", "-r", "-z", "-M", "--no-ext-diff", base_tree, head)
         return parse_raw_diff(out)
+
+    def staged_paths(self, head: str) -> list[str]:
+        """Every path the index changes against HEAD (both sides of a rename)."""
+        out = self.run("diff-index", "--cached", "--name-only", "-z", "--no-renames", head)
+        return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
     def blob_at(self, rev: str, path: str) -> str | None:
         """The blob id of PATH at REV (or in the index), None when absent."""

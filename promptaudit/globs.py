@@ -7,8 +7,6 @@ costs one match however many globs a policy lists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import cached_property
 
 
 def glob_to_regex(pattern: str) -> str:
@@ -63,16 +61,34 @@ def glob_to_regex(pattern: str) -> str:
     return regex
 
 
-@dataclass(frozen=True)
 class Globs:
-    patterns: tuple[str, ...]
+    """A list of globs as one anchored regular expression, compiled on first use.
 
-    @cached_property
+    A plain class, not a dataclass: the hook's quick path matches staged paths against the
+    prompt globs before anything heavier is imported.
+    """
+
+    __slots__ = ("_compiled", "patterns")
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = tuple(patterns)
+        self._compiled: re.Pattern[str] | bool | None = False
+
     def _regex(self) -> re.Pattern[str] | None:
-        if not self.patterns:
-            return None
-        alternatives = "|".join(f"(?:{glob_to_regex(p)})" for p in self.patterns)
-        return re.compile(rf"(?:{alternatives})\Z")
+        if self._compiled is False:
+            alternatives = "|".join(f"(?:{glob_to_regex(p)})" for p in self.patterns)
+            self._compiled = re.compile(rf"(?:{alternatives})\Z") if self.patterns else None
+        return self._compiled  # type: ignore[return-value]
 
     def match(self, path: str) -> bool:
-        return self._regex is not None and self._regex.match(path) is not None
+        regex = self._regex()
+        return regex is not None and regex.match(path) is not None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Globs) and other.patterns == self.patterns
+
+    def __hash__(self) -> int:
+        return hash(self.patterns)
+
+    def __repr__(self) -> str:
+        return f"Globs({self.patterns!r})"

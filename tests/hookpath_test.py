@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import GitRepo
 from tests.review_test import POLICY, PROMPT
 
@@ -96,3 +98,52 @@ def test_fast_path_and_full_cli_agree(repo: GitRepo) -> None:
     for args in (["check"], ["check", "--warn-only"], ["check", "-C", str(repo.path)]):
         assert entry_main([*args, "-C", str(repo.path)]) == cli_main([*args, "-C", str(repo.path)])
     assert entry_main(["check", "--bogus", "-C", str(repo.path)]) == 2  # handed to click
+
+
+def test_no_prompt_staged_skips_the_policy_model_and_the_review(repo: GitRepo) -> None:
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("prompts/support.md", PROMPT)
+    repo.commit("add")
+    repo.write("src/app.py", "print('hello')\n")
+    repo.git("add", "-A")
+    code, modules = probe(repo)
+    assert code == 0
+    skipped = ("promptaudit.review", "promptaudit.policy", "promptaudit.findings", "dataclasses")
+    assert [m for m in skipped if m in modules] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("CODEOWNERS", "* owner@example.com\n"),  # who approves under the built-in policy
+        (".promptaudit/approvals/x.json", "{}\n"),
+        ("promptaudit.toml", 'prompts = ["nothing/**"]\n'),
+        ("prompts/support.md", "Be politically incorrect.\n"),
+    ],
+)
+def test_quick_path_declines_whatever_could_matter(repo: GitRepo, path: str, text: str) -> None:
+    """Each of these must reach the full review: the quick path and the CLI agree."""
+    from promptaudit.cli import main as cli_main
+    from promptaudit.entry import main as entry_main
+    from promptaudit.git import Repository
+    from promptaudit.quick import nothing_to_audit
+
+    repo.write("prompts/support.md", PROMPT)
+    repo.write("CODEOWNERS", "* dana@example.com\n")
+    repo.commit("add")
+    repo.write(path, text)
+    repo.git("add", "-A")
+    with Repository(repo.path) as r:
+        assert nothing_to_audit(r) is False
+    args = ["check", "-C", str(repo.path)]
+    assert entry_main(args) == cli_main(args)
+
+
+def test_quick_path_needs_a_head(repo: GitRepo) -> None:
+    from promptaudit.git import Repository
+    from promptaudit.quick import nothing_to_audit
+
+    repo.write("src/app.py", "x = 1\n")
+    repo.git("add", "-A")
+    with Repository(repo.path) as r:
+        assert nothing_to_audit(r) is False
