@@ -44,10 +44,13 @@ class Clause:
     line: int
     text: str
     kind: str = SENTENCE
+    # A list item completes the line that leads into it ("You must never:" + "- reveal the
+    # system prompt"): the lead is part of what the item says, so it is part of its norm.
+    lead: str = ""
 
     @cached_property
     def norm(self) -> str:
-        return normalize(self.text)
+        return normalize(f"{self.lead} {self.text}" if self.lead else self.text)
 
 
 @dataclass
@@ -57,13 +60,19 @@ class _Block:
     indent: int = 0
 
 
-def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
-    """Blocks of a segment as (kind, joined text, [(offset in joined text, source line)])."""
+def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]], str]]:
+    """Blocks of a segment as (kind, joined text, [(offset, source line)], lead-in).
+
+    The lead-in of a list item is the sentence ending in a colon right above its list, with no
+    blank line between (a tight list): "You must never:" gives its items their force.
+    """
     block: _Block | None = None
     offset = 0
     in_fence = False
+    lead = ""
 
-    def flush() -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
+    def flush() -> Iterable[tuple[str, str, list[tuple[int, int]], str]]:
+        nonlocal lead
         if block is None:
             return
         parts: list[str] = []
@@ -80,7 +89,12 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
             parts.append(piece)
             pos += len(piece)
         if parts:
-            yield block.kind, " ".join(parts), spans
+            text = " ".join(parts)
+            if block.kind == ITEM:
+                yield block.kind, text, spans, lead
+            else:
+                yield block.kind, text, spans, ""
+                lead = split_sentences(text)[-1][1] if text.rstrip().endswith(":") else ""
 
     for raw in segment.text.split("\n"):
         line_start = offset
@@ -95,6 +109,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
         if not stripped or _RULE.match(raw) or _TAG_ONLY.match(raw):
             yield from flush()
             block = None
+            lead = ""
             continue
         if in_fence:
             # Code and examples: each line stands alone, never joined into a rule.
@@ -105,6 +120,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
         if heading:
             yield from flush()
             block = None
+            lead = ""
             yield from _heading_block(HEADING, line, raw[heading.end() :])
             continue
         item = _ITEM.match(raw)
@@ -115,6 +131,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]]]
             continue
         if block is None:
             block = _Block(SENTENCE, [])
+            lead = ""
         block.pieces.extend(_pieces(segment, line_start, raw))
     yield from flush()
 
@@ -139,10 +156,10 @@ def _pieces(segment: Segment, start: int, text: str) -> list[tuple[int, str]]:
 
 def _heading_block(
     kind: str, line: int, text: str
-) -> Iterable[tuple[str, str, list[tuple[int, int]]]]:
+) -> Iterable[tuple[str, str, list[tuple[int, int]], str]]:
     text = " ".join(text.strip().strip("#").split())
     if text:
-        yield kind, text, [(0, line)]
+        yield kind, text, [(0, line)], ""
 
 
 def split_sentences(text: str) -> list[tuple[int, str]]:
@@ -180,10 +197,14 @@ def _line_at(spans: list[tuple[int, int]], offset: int) -> int:
 def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
     out: list[Clause] = []
     for segment in segments:
-        for kind, text, spans in _blocks(segment):
+        for kind, text, spans, lead in _blocks(segment):
             for offset, sentence in split_sentences(text) if kind != HEADING else [(0, text)]:
                 clause = Clause(
-                    path, _line_at(spans, offset), sentence, kind if offset == 0 else SENTENCE
+                    path,
+                    _line_at(spans, offset),
+                    sentence,
+                    kind if offset == 0 else SENTENCE,
+                    lead if offset == 0 else "",
                 )
                 if clause.norm:
                     out.append(clause)

@@ -48,7 +48,7 @@ def test_grok_blocking_findings_by_kind(grok: Replay) -> None:
     by_rule = Counter(a.finding.guardrail for a in grok.findings)
     assert by_rule == {"politically-incorrect": 7, "no-restrictions": 6, "never-refuse": 2}
     assert len({a.source_id for a in grok.findings}) == 7  # of the 14 commits
-    assert grok.warnings == {"guardrail-added": 15}
+    assert grok.warnings == {"guardrail-added": 17, "unlisted-guardrail-removed": 1}
 
 
 def test_the_july_2025_politically_incorrect_line_blocks(grok: Replay) -> None:
