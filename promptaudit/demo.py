@@ -46,8 +46,8 @@ _SETUP_MESSAGE = "Add the support assistant prompt and its guardrail policy"
 NEXT_STEPS = (
     "  - Commit a promptaudit.toml (start from: promptaudit policy --default) and run",
     "    `promptaudit review` in CI on every pull request: exit code 1 fails the job.",
-    "  - Run `promptaudit check` from a pre-commit or commit-msg hook, so that a blocked",
-    "    change stops before it is committed.",
+    "  - Run `promptaudit install-hooks`, so that a blocked change stops at commit and push",
+    "    time (CI or the server's pre-receive hook is the gate that cannot be skipped).",
     "  - An intended change passes once a listed reviewer approves it with a trailer in",
     '    the commit message: "Guardrail-Approved-by: Name <email>".',
 )
