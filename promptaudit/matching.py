@@ -151,8 +151,9 @@ def _on_topic(rule: Rule, clause: Clause) -> bool:
     norm = clause.norm
     if any(contains_phrase(norm, p) for p in rule.norm_phrases):
         return True
-    if any(rx.search(norm) for rx in rule.regexes):
-        return True
+    for rx, needed in zip(rule.regexes, rule.regex_prefixes, strict=True):
+        if (needed is None or any(n in norm for n in needed)) and rx.search(norm):
+            return True
     if not rule.light_regexes:
         return False
     lit = light(clause.text)
