@@ -23,8 +23,8 @@ from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
 from promptaudit.gitlog import LogCommit, LogFile, log_stream
-from promptaudit.matching import reads_like_safety_rule, satisfies, trips
 from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
+from promptaudit.relevance import can_matter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -78,6 +78,7 @@ class _Version:
     texts: list[str]
     starts: list[int]  # 1-based line of each clause, ascending
     kinds: list[str]
+    leads: list[str]  # a list item's lead-in ("You must never:"), part of what it says
     relevant: list[bool]
     simple: bool  # plain text or Markdown without comments or fences: can be re-read in part
 
@@ -121,13 +122,13 @@ class _Walk:
         return self.policy_blob[parent]
 
     def relevant(self, policy: Policy, clause: Clause) -> bool:
-        """_relevant, remembered by clause text (bounded): the same texts recur commit after commit."""
+        """can_matter, remembered by clause text (bounded): the same texts recur commit after commit."""
         key = (id(policy), clause.text)
         hit = self.relevance.get(key)
         if hit is None:
             if len(self.relevance) >= _RELEVANCE_CACHE:
                 self.relevance.clear()
-            hit = self.relevance[key] = _relevant(policy, clause)
+            hit = self.relevance[key] = can_matter(policy, clause)
         return hit
 
     # -- file versions -----------------------------------------------------------------------
@@ -155,22 +156,14 @@ class _Walk:
             texts=[c.text for c in clauses],
             starts=[c.line for c in clauses],
             kinds=[c.kind for c in clauses],
+            leads=[c.lead for c in clauses],
             relevant=[self.relevant(policy, c) for c in clauses],
             simple=simple,
         )
 
 
-def _relevant(policy: Policy, clause: Clause) -> bool:
-    """Can this clause take part in a finding? Its topic, a forbidden trip, or a safety rule."""
-    return (
-        any(satisfies(g, clause, loose=True) for g in policy.guardrails)
-        or any(trips(f, clause) for f in policy.forbidden)
-        or reads_like_safety_rule(clause.norm)
-    )
-
-
 def _clause(path: str, v: _Version, i: int, shift: int = 0) -> Clause:
-    return Clause(path, v.starts[i] + shift, v.texts[i], v.kinds[i])
+    return Clause(path, v.starts[i] + shift, v.texts[i], v.kinds[i], v.leads[i])
 
 
 def _apply(lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]) -> list[str]:
@@ -230,6 +223,7 @@ def _update(
     texts: list[str] = []
     starts: list[int] = []
     kinds: list[str] = []
+    leads: list[str] = []
     relevant: list[bool] = []
     gone: list[Clause] = []
     fresh_all: list[Clause] = []
@@ -241,12 +235,14 @@ def _update(
         texts += old.texts[cursor:lo]
         starts += [x + shift for x in old.starts[cursor:lo]]
         kinds += old.kinds[cursor:lo]
+        leads += old.leads[cursor:lo]
         relevant += old.relevant[cursor:lo]
         region = "\n".join(new_lines[start + shift : end + shift + delta])
         fresh = clauses_of_segments(path, [Segment(region, start + shift + 1)])
         texts += [c.text for c in fresh]
         starts += [c.line for c in fresh]
         kinds += [c.kind for c in fresh]
+        leads += [c.lead for c in fresh]
         relevant += [walk.relevant(policy, c) for c in fresh]
         gone += [_clause(path, old, i) for i in range(lo, hi)]
         fresh_all += fresh
@@ -255,8 +251,9 @@ def _update(
     texts += old.texts[cursor:]
     starts += [x + shift for x in old.starts[cursor:]]
     kinds += old.kinds[cursor:]
+    leads += old.leads[cursor:]
     relevant += old.relevant[cursor:]
-    new = _Version(new_lines, texts, starts, kinds, relevant, simple=True)
+    new = _Version(new_lines, texts, starts, kinds, leads, relevant, simple=True)
     return new, *_cancel(gone, fresh_all)
 
 

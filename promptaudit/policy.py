@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from promptaudit.errors import PolicyError
 from promptaudit.findings import SEVERITIES
 from promptaudit.globs import Globs, glob_to_regex
+from promptaudit.needles import Needle, required_literals
 from promptaudit.text import normalize
 
 if sys.version_info >= (3, 11):
@@ -93,49 +94,6 @@ def email_of(identity: str) -> str | None:
 _REGEX_SYNTAX = re.compile(r"\\[bBwWsSdDAZ]|\(\?(?:<?[=!]|:)|[()\[\]{}|?*+.^$\\,]|\d")
 
 
-def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
-    """The literal texts a match of PATTERN must begin with, lower-cased; None when unknown.
-
-    A match starts with the pattern's first required element, so if that element is a word
-    or a choice of words, a clause containing none of them cannot match: a substring test
-    that spares most clauses the regular expression itself.
-    """
-    import importlib
-
-    # The standard library's own regex parser (not a public module, hence no type stubs).
-    sre: Any = importlib.import_module("re._parser")
-    c: Any = importlib.import_module("re._constants")
-
-    def lead(items: list[Any]) -> tuple[str, ...] | None:
-        for i, (op, av) in enumerate(items):
-            if op is c.AT:
-                continue
-            if op is c.LITERAL:
-                text = ""
-                for op2, av2 in items[i:]:
-                    if op2 is not c.LITERAL:
-                        break
-                    text += chr(av2)
-                return (text.lower(),)
-            if op is c.SUBPATTERN:
-                return lead(list(av[3]))
-            if op is c.BRANCH:
-                found: list[str] = []
-                for alternative in av[1]:
-                    sub = lead(list(alternative))
-                    if not sub:
-                        return None
-                    found += sub
-                return tuple(found)
-            return None
-        return None
-
-    try:
-        return lead(list(sre.parse(pattern)))
-    except Exception:  # an unusual pattern: no shortcut, the regex alone decides
-        return None
-
-
 def _names_punctuation(pattern: str) -> bool:
     """Does PATTERN mention a character that normalization turns into a space?"""
     if re.search(r"\\[^\w\s]", pattern):  # an escaped literal: \. \- \'
@@ -179,7 +137,14 @@ class Rule:
     @cached_property
     def regex_prefixes(self) -> tuple[tuple[str, ...] | None, ...]:
         """For each pattern, texts one of which any match must contain (None: no such test)."""
-        return tuple(literal_prefixes(p) for p in self.patterns)
+        return tuple(
+            None if found is None else tuple(text for text, _ in found)
+            for found in self.regex_needles
+        )
+
+    @cached_property
+    def regex_needles(self) -> tuple[tuple[Needle, ...] | None, ...]:
+        return tuple(required_literals(p) for p in self.patterns)
 
     @cached_property
     def light_regexes(self) -> tuple[re.Pattern[str], ...]:

@@ -781,22 +781,29 @@ def test_fixed_developer_mode_is_enabled() -> None:
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        (r"\bhighest priority\b", ("highest priority",)),
-        (r"\b(reveal\w*|disclos\w*)\b.{0,60}\bsystem\b", ("reveal", "disclos")),
-        (r"(?:ab|cd)e", ("ab", "cd")),
-        (r"[a-z]+ing", None),  # a class first: no literal to require
-        (r"(x)?y", None),  # an optional first element: none either
+        (r"\bhighest priority\b", (("highest priority", True),)),
+        # The rarest mandatory element, not the first one.
+        (r"\b(reveal\w*|disclos\w*)\b.{0,60}\bsystem\b", (("system", True),)),
+        (r"\b(never|do not) (share|reveal) (the )?system prompt", (("system prompt", False),)),
+        # After a literal space, a choice starts a word.
+        (r"\w+ (or|and) (kids|minors)", (("kids", True), ("minors", True))),
+        (r"(?:ab|cd)e", (("ab", False), ("cd", False))),
+        (r"[a-z]+ing", (("ing", False),)),
+        (r"(x)?y", (("y", False),)),
+        (r"(?:foo|)bar", (("bar", False),)),  # a choice with an empty side requires nothing
         (r"a|b?", None),
+        (r"[a-z]+", None),
+        (r"(unclosed", None),
     ],
 )
-def test_literal_prefixes(pattern: str, expected: tuple[str, ...] | None) -> None:
-    from promptaudit.policy import literal_prefixes
+def test_required_literals(pattern: str, expected: tuple[tuple[str, bool], ...] | None) -> None:
+    from promptaudit.needles import required_literals
 
-    assert literal_prefixes(pattern) == expected
+    assert required_literals(pattern) == expected
 
 
-def test_literal_prefixes_never_hide_a_match() -> None:
-    """Wherever a built-in pattern matches a clause, one of its prefixes is in the clause."""
+def test_required_literals_never_hide_a_match() -> None:
+    """Wherever a built-in pattern matches a clause, one of its needles is in the clause."""
     import json
     from pathlib import Path
 

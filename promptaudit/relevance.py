@@ -1,0 +1,86 @@
+"""Which clauses can take part in a finding: the question a history walk asks of every clause.
+
+A clause matters when it is on a guardrail's topic, trips a forbidden entry, or reads like a
+safety rule nobody listed. Most clauses of a prompt are none of these, and asking each rule in
+turn costs tens of microseconds a clause; one search for the needles every rule requires
+(`promptaudit.needles`) answers "no" for those clauses in a few, and only the others are asked
+in full, so the answer is the same.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from promptaudit.matching import (
+    _INTENSIFIERS,
+    _SENSITIVE,
+    reads_like_safety_rule,
+    satisfies,
+    trips,
+)
+from promptaudit.needles import Needle, needle_regex, required_literals
+
+if TYPE_CHECKING:
+    from promptaudit.clauses import Clause
+    from promptaudit.policy import Policy, Rule
+
+_SCREENS: dict[int, tuple[Policy, re.Pattern[str] | None]] = {}
+
+
+def can_matter(policy: Policy, clause: Clause) -> bool:
+    """Can this clause take part in a finding? Its topic, a forbidden trip, or a safety rule."""
+    screen = _screen(policy)
+    if screen is not None and not screen.search(clause.norm):
+        return False
+    return (
+        any(satisfies(g, clause, loose=True) for g in policy.guardrails)
+        or any(trips(f, clause) for f in policy.forbidden)
+        or reads_like_safety_rule(clause.norm)
+    )
+
+
+def _screen(policy: Policy) -> re.Pattern[str] | None:
+    """The policy's needles as one expression; None when some rule offers no needle."""
+    held = _SCREENS.get(id(policy))
+    if held is not None and held[0] is policy:
+        return held[1]
+    if len(_SCREENS) >= 64:
+        _SCREENS.clear()
+    needles = _policy_needles(policy)
+    screen = None if needles is None else needle_regex(needles)
+    _SCREENS[id(policy)] = (policy, screen)  # the policy is held, so its id stays its own
+    return screen
+
+
+def _policy_needles(policy: Policy) -> list[Needle] | None:
+    needles: list[Needle] = []
+    for rule in (*policy.guardrails, *policy.forbidden):
+        found = _rule_needles(rule)
+        if found is None:
+            return None
+        needles += found
+    # Forbidden entries are also tried with intensifiers dropped ("never, ever refuse"), and
+    # an unlisted safety rule needs a sensitive word.
+    for rx in (_INTENSIFIERS, _SENSITIVE):
+        fixed = required_literals(rx.pattern)
+        if fixed is None:  # pragma: no cover - both are fixed patterns with literals
+            return None
+        needles += fixed
+    return needles
+
+
+def _rule_needles(rule: Rule) -> list[Needle] | None:
+    """Needles one of which a clause on RULE's topic contains; None when there is no such test.
+
+    Patterns that name punctuation also run on the clause with its punctuation kept, where
+    a needle of the normalized text proves nothing: such a rule is never screened.
+    """
+    if rule.light_regexes:
+        return None
+    needles: list[Needle] = [(p, True) for p in rule.norm_phrases]
+    for found in rule.regex_needles:
+        if found is None:
+            return None
+        needles += found
+    return needles
