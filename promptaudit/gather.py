@@ -71,7 +71,10 @@ def _collect(
         if me:
             authors.add(me)
     else:
-        for c in repo.range_commits(rng.base, rng.head, TRAILER):
+        commits = given.commits
+        if commits is None:
+            commits = tuple(repo.range_commits(rng.base, rng.head, TRAILER))
+        for c in commits:
             # An approval-only commit (nothing but approval records, or empty) does not make
             # its author an author of the change.
             if any(not p.startswith(RESERVED_PREFIX) for p in c.paths):
@@ -134,6 +137,8 @@ def _signature_problem(
 def _signed_records(
     repo: Repository, rng: Range, judge: Policy, signers: bytes | None
 ) -> list[Approval]:
+    if rng.head != INDEX and repo.blobs.kind(f"{rng.head}:{APPROVALS_DIR}") is None:
+        return []  # no approval records at all: spares listing every file of the commit
     files = repo.list_files(rng.head)
     out = []
     for path in sorted(files):

@@ -553,7 +553,16 @@ class BlobReader:
         )
 
     def read(self, name: str) -> bytes | None:
-        """Contents of the object NAME (an id or `rev:path`), None when it does not exist."""
+        """Contents of the blob NAME (an id or `rev:path`), None when it is no blob."""
+        found = self._object(name)
+        return found[1] if found is not None and found[0] == b"blob" else None
+
+    def kind(self, name: str) -> str | None:
+        """The type of the object NAME (blob, tree, commit, tag), None when it does not exist."""
+        found = self._object(name)
+        return found[0].decode() if found is not None else None
+
+    def _object(self, name: str) -> tuple[bytes, bytes] | None:
         stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
         stdout: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
         if "\n" in name:
@@ -571,9 +580,7 @@ class BlobReader:
         size = int(parts[2])
         data = stdout.read(size)
         stdout.read(1)  # the newline after the contents
-        if parts[1] != b"blob":
-            return None
-        return data
+        return parts[1], data
 
     def close(self) -> None:
         if self._proc.stdin:

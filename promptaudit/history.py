@@ -22,6 +22,7 @@ from promptaudit.clauses import Clause, clauses_of, clauses_of_segments
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
+from promptaudit.git import RangeCommit
 from promptaudit.gitlog import LogCommit, LogFile, log_stream
 from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 from promptaudit.relevance import can_matter
@@ -358,14 +359,24 @@ def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
         from promptaudit.review import ApprovalInput, Range
 
         base_policy = w.policy_for(base_blob) if base_blob else None
+        given = ApprovalInput(commits=_as_range(c) if len(c.parents) <= 1 else None)
         findings = weigh_approvals(
-            w.repo, Range(parent, c.sha), judge, base_policy, findings, ApprovalInput()
+            w.repo, Range(parent, c.sha), judge, base_policy, findings, given
         )
     for finding in sorted(findings, key=Finding.sort_key):
         event = Event(c.sha, c.date, f"{c.author_name} <{c.author_email}>", c.subject, finding)
         if w.options.unapproved and not event.unapproved:
             continue
         yield event
+
+
+def _as_range(c: LogCommit) -> tuple[RangeCommit, ...]:
+    """A commit with one parent is the whole range parent..commit: the log has read it."""
+    paths = {p for f in c.files for p in (f.old_path, f.new_path) if p}
+    commit = RangeCommit(
+        c.sha, c.author_name, c.author_email, c.date, c.subject, c.trailers, tuple(sorted(paths))
+    )
+    return (commit,)
 
 
 def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileChange:

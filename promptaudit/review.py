@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from promptaudit.errors import GitError, PolicyError, PromptError
 from promptaudit.findings import Finding, Review
-from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, Repository
+from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, RangeCommit, Repository
 from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 
 if TYPE_CHECKING:
@@ -139,6 +139,9 @@ class ApprovalInput:
 
     approved_by: tuple[str, ...] = ()
     message_file: str | None = None
+    # The range's commits, when the caller has read them already (a history walk): spares
+    # running git log once per judged commit.
+    commits: tuple[RangeCommit, ...] | None = None
 
 
 def run_review(
