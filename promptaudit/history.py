@@ -91,7 +91,7 @@ class _Walk:
     versions: OrderedDict[str, _Version] = field(default_factory=OrderedDict)
     policies: dict[str | None, Policy] = field(default_factory=dict)
     policy_blob: dict[str, str | None] = field(default_factory=dict)
-    relevance: dict[tuple[int, str], bool] = field(default_factory=dict)
+    relevance: dict[tuple[int, str, str], bool] = field(default_factory=dict)
 
     # -- policies --------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ class _Walk:
 
     def relevant(self, policy: Policy, clause: Clause) -> bool:
         """can_matter, remembered by clause text (bounded): the same texts recur commit after commit."""
-        key = (id(policy), clause.text)
+        key = (id(policy), clause.text, clause.lead)
         hit = self.relevance.get(key)
         if hit is None:
             if len(self.relevance) >= _RELEVANCE_CACHE:

@@ -138,7 +138,7 @@ def satisfies(rule: Rule, clause: Clause, *, loose: bool = False) -> bool:
     `loose` ignores a guardrail's `directive` requirement: used to notice a new clause on the
     guardrail's topic that grants an exception to it.
     """
-    key = ("topic", _rule_key(rule), clause.text)
+    key = ("topic", _rule_key(rule), clause.text, clause.lead)
     hit = _MEMO.get(key)
     if hit is None:
         hit = _remember(key, _on_topic(rule, clause))
@@ -162,7 +162,7 @@ def _on_topic(rule: Rule, clause: Clause) -> bool:
 
 def trips(entry: Forbidden, clause: Clause) -> bool:
     """The clause gives the forbidden instruction (not merely forbids or reports it)."""
-    key = ("trips", _rule_key(entry), clause.text)
+    key = ("trips", _rule_key(entry), clause.text, clause.lead)
     hit = _MEMO.get(key)
     if hit is None:
         hit = _remember(key, _trips(entry, clause))
