@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from promptaudit.formats import Segment, extract
@@ -34,6 +33,8 @@ _ABBREV = re.compile(
 )
 _ABBREV_REACH = 16  # longer than any abbreviation above
 _WORD = re.compile(r"\S+")
+# A line that starts with a letter not followed by "." or ")": prose, not a list marker.
+_PLAIN = re.compile(r"\s*[^\W\d_](?![.)])")
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,13 @@ class Clause:
     # A list item completes the line that leads into it ("You must never:" + "- reveal the
     # system prompt"): the lead is part of what the item says, so it is part of its norm.
     lead: str = ""
+    # What matching compares. Computed here rather than on first use: every clause is
+    # matched, and a cached_property takes a lock on first use (Python 3.11).
+    norm: str = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def norm(self) -> str:
-        return normalize(f"{self.lead} {self.text}" if self.lead else self.text)
+    def __post_init__(self) -> None:
+        text = f"{self.lead} {self.text}" if self.lead else self.text
+        object.__setattr__(self, "norm", normalize(text))
 
 
 @dataclass
@@ -98,8 +102,15 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
 
     for raw in segment.text.split("\n"):
         line_start = offset
-        line = segment.line_of(offset)
         offset += len(raw) + 1
+        if not in_fence and _PLAIN.match(raw):
+            # Most lines are prose: no fence, rule, tag, heading or list marker to look for.
+            if block is None:
+                block = _Block(SENTENCE, [])
+                lead = ""
+            block.pieces.extend(_pieces(segment, line_start, raw))
+            continue
+        line = segment.line_of(line_start)
         if _FENCE.match(raw):
             in_fence = not in_fence
             yield from flush()

@@ -303,9 +303,7 @@ class Repository:
 
     def blob_at(self, rev: str, path: str) -> str | None:
         """The blob id of PATH at REV (or in the index), None when absent."""
-        spec = f":{path}" if rev == INDEX else f"{rev}:{path}"
-        out = self._try("rev-parse", "--verify", "--quiet", spec)
-        return out.decode().strip() if out else None
+        return self.blobs.object_id(f":{path}" if rev == INDEX else f"{rev}:{path}")
 
     def list_files(self, rev: str) -> dict[str, tuple[str, str]]:
         """Every file at REV (or in the index) as path -> (mode, blob id)."""
@@ -555,14 +553,20 @@ class BlobReader:
     def read(self, name: str) -> bytes | None:
         """Contents of the blob NAME (an id or `rev:path`), None when it is no blob."""
         found = self._object(name)
-        return found[1] if found is not None and found[0] == b"blob" else None
+        return found[2] if found is not None and found[1] == "blob" else None
 
     def kind(self, name: str) -> str | None:
         """The type of the object NAME (blob, tree, commit, tag), None when it does not exist."""
         found = self._object(name)
-        return found[0].decode() if found is not None else None
+        return found[1] if found is not None else None
 
-    def _object(self, name: str) -> tuple[bytes, bytes] | None:
+    def object_id(self, name: str) -> str | None:
+        """The id of the object NAME, None when it does not exist."""
+        found = self._object(name)
+        return found[0] if found is not None else None
+
+    def _object(self, name: str) -> tuple[str, str, bytes] | None:
+        """(id, type, contents) of the object NAME."""
         stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
         stdout: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
         if "\n" in name:
@@ -580,7 +584,7 @@ class BlobReader:
         size = int(parts[2])
         data = stdout.read(size)
         stdout.read(1)  # the newline after the contents
-        return parts[1], data
+        return parts[0].decode(), parts[1].decode(), data
 
     def close(self) -> None:
         if self._proc.stdin:
