@@ -7,7 +7,8 @@ once (`needle_regex`), because most clauses of a prompt are on no guardrail's to
 
 Normalized text is lower-case words of letters and digits separated by single spaces, so a
 literal the pattern places at a word boundary (`\\b`, `^`, or after a literal space) can be
-looked for at word starts only: "lie" then no longer matches "client" or "believe".
+looked for at word starts only: "lie" then no longer matches "client" or "believe"; and
+likewise at word ends ("ever" is not "every").
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-# A needle: the lower-cased text, and whether it can only occur at the start of a word.
-Needle = tuple[str, bool]
+# A needle: the lower-cased text, whether it can only occur at the start of a word, and
+# whether only at the end of one.
+Needle = tuple[str, bool, bool]
 
 # Words so common in prompts that a needle made of them spares almost nothing: when a pattern
 # offers a choice, the test uses one of its rarer elements instead.
@@ -63,8 +65,12 @@ def required_literals(pattern: str) -> tuple[Needle, ...] | None:
         parsed = list(sre.parse(pattern))
     except Exception:  # an unusual pattern: no shortcut, the regex alone decides
         return None
-    found = _Reader(importlib.import_module("re._constants")).sequence(parsed, at_word=False)
+    reader = _Reader(importlib.import_module("re._constants"))
+    found = reader.sequence(parsed, at_start=False, at_end=False)
     return found[0] if found else None
+
+
+_Offer = tuple[tuple[Needle, ...], int]
 
 
 class _Reader:
@@ -72,54 +78,56 @@ class _Reader:
 
     def __init__(self, c: Any) -> None:
         self.c = c
-        self.boundaries = (c.AT_BOUNDARY, c.AT_BEGINNING, c.AT_BEGINNING_STRING)
+        self.starts = (c.AT_BOUNDARY, c.AT_BEGINNING, c.AT_BEGINNING_STRING)
+        self.ends = (c.AT_BOUNDARY, c.AT_END, c.AT_END_STRING)
         self.repeats = (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None))
 
-    def sequence(self, items: list[Any], *, at_word: bool) -> tuple[tuple[Needle, ...], int] | None:
+    def _ends_word(self, item: Any) -> bool:
+        op, av = item
+        return bool(
+            (op is self.c.AT and av in self.ends) or (op is self.c.LITERAL and chr(av) == " ")
+        )
+
+    def sequence(self, items: list[Any], *, at_start: bool, at_end: bool) -> _Offer | None:
+        """The best offer of a sequence whose start (end) is known to be a word's, or not."""
         c = self.c
-        offers: list[tuple[tuple[Needle, ...], int]] = []
-        run, run_at_word = "", False
-        boundary = at_word  # is the next element known to start a word?
-
-        def flush() -> None:
-            text, word_start = run.lower(), run_at_word
-            if text.startswith(" "):
-                text, word_start = text.lstrip(" "), True
-            if text.strip():
-                offers.append((((text, word_start),), _score(text)))
-
-        for op, av in items:
+        offers: list[_Offer] = []
+        run, run_start = "", False
+        boundary = at_start  # is the next element known to start a word?
+        for i, (op, av) in enumerate(items):
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            ends = at_end if nxt is None else self._ends_word(nxt)
             if op is c.LITERAL:
                 if not run:
-                    run_at_word = boundary
+                    run_start = boundary
                 run += chr(av)
-                boundary = False
+                if nxt is None or nxt[0] is not c.LITERAL:
+                    offers += _literal(run, run_start, ends)
+                    boundary = run.endswith(" ")
+                    run = ""
                 continue
-            here = boundary or run.endswith(" ")
-            flush()
-            run = ""
-            boundary = op is c.AT and av in self.boundaries
-            found: tuple[tuple[Needle, ...], int] | None = None
+            here = boundary
+            boundary = op is c.AT and av in self.starts
+            found: _Offer | None = None
             if op is c.SUBPATTERN:
-                found = self.sequence(list(av[3]), at_word=here)
+                found = self.sequence(list(av[3]), at_start=here, at_end=ends)
             elif op is c.BRANCH:
-                found = self.branch(av[1], at_word=here)
+                found = self.branch(av[1], at_start=here, at_end=ends)
             elif op in self.repeats and av[0] >= 1:
-                found = self.sequence(list(av[2]), at_word=here)
+                # Only the last of several repetitions is followed by what follows the repeat.
+                last = ends and av[1] == 1
+                found = self.sequence(list(av[2]), at_start=here, at_end=last)
             if found:
                 offers.append(found)
-        flush()
         if not offers:
             return None
         return max(offers, key=lambda offer: (offer[1], -len(offer[0])))
 
-    def branch(
-        self, alternatives: list[Any], *, at_word: bool
-    ) -> tuple[tuple[Needle, ...], int] | None:
+    def branch(self, alternatives: list[Any], *, at_start: bool, at_end: bool) -> _Offer | None:
         needles: list[Needle] = []
         score = None
         for alternative in alternatives:
-            found = self.sequence(list(alternative), at_word=at_word)
+            found = self.sequence(list(alternative), at_start=at_start, at_end=at_end)
             if not found:
                 return None  # an alternative with no literal: the choice guarantees nothing
             needles += found[0]
@@ -127,36 +135,62 @@ class _Reader:
         return (tuple(dict.fromkeys(needles)), score or 0)
 
 
+def _literal(run: str, starts: bool, ends: bool) -> list[_Offer]:
+    text = run.lower()
+    if text.startswith(" "):
+        text, starts = text.lstrip(" "), True
+    if text.endswith(" "):
+        text, ends = text.rstrip(" "), True
+    return [(((text, starts, ends),), _score(text))] if text.strip() else []
+
+
 def _score(text: str) -> int:
     """How much a needle spares: longer is rarer, common words count for little."""
     return len(text) - 4 * sum(w in _COMMON for w in text.split())
 
 
-def needle_regex(needles: Iterable[Needle]) -> re.Pattern[str]:
-    """One expression that finds any of NEEDLES in normalized text (a trie: one pass, no
-    backtracking over hundreds of alternatives)."""
-    at_word = sorted({t for t, w in needles if w})
-    anywhere = sorted({t for t, w in needles if not w})
-    parts = []
-    if at_word:
-        parts.append(r"(?:^|(?<= ))" + _trie(at_word))
-    if anywhere:
-        parts.append(_trie(anywhere))
-    return re.compile("|".join(parts) or r"(?!)")
+class Screen:
+    """Finds whether normalized text holds any of a set of needles, in a few microseconds.
+
+    The text is padded with a space at each end, so a word start is a space before the
+    needle and a word end a space after it: the needles that start words hang off a leading
+    literal space (which the regex engine scans for quickly), the others are a second
+    search. Both are tries, never a list of hundreds of alternatives tried one by one.
+    """
+
+    def __init__(self, needles: Iterable[Needle]) -> None:
+        at_word: dict[str, bool] = {}
+        anywhere: dict[str, bool] = {}
+        for text, starts, ends in needles:
+            group = at_word if starts else anywhere
+            # Two needles of the same text: the one with no word end to respect wins.
+            group[text] = group.get(text, True) and ends
+        self._at_word = re.compile(" " + _trie(at_word)) if at_word else None
+        self._anywhere = re.compile(_trie(anywhere)) if anywhere else None
+
+    def matches(self, norm: str) -> bool:
+        padded = f" {norm} "
+        return bool(
+            (self._at_word is not None and self._at_word.search(padded))
+            or (self._anywhere is not None and self._anywhere.search(padded))
+        )
 
 
-def _trie(words: list[str]) -> str:
+def _trie(words: dict[str, bool]) -> str:
+    """A regex for WORDS (text -> must end a word), sharing common prefixes."""
     root: dict[str, Any] = {}
-    for word in words:
+    for word, ends in words.items():
         node = root
         for ch in word:
             node = node.setdefault(ch, {})
-        node[""] = {}
+        node[""] = ends
 
     def build(node: dict[str, Any]) -> str:
+        alternatives = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
         if "" in node:
-            return ""  # a needle ends here: finding it is enough, whatever follows
-        alternatives = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items())]
+            if not node[""]:
+                return ""  # a needle ends here: finding it is enough, whatever follows
+            alternatives.append("(?= )")
         return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
 
     return build(root)

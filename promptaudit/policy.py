@@ -138,7 +138,7 @@ class Rule:
     def regex_prefixes(self) -> tuple[tuple[str, ...] | None, ...]:
         """For each pattern, texts one of which any match must contain (None: no such test)."""
         return tuple(
-            None if found is None else tuple(text for text, _ in found)
+            None if found is None else tuple(text for text, _, _ in found)
             for found in self.regex_needles
         )
 

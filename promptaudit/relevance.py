@@ -9,7 +9,6 @@ in full, so the answer is the same.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from promptaudit.matching import (
@@ -19,19 +18,19 @@ from promptaudit.matching import (
     satisfies,
     trips,
 )
-from promptaudit.needles import Needle, needle_regex, required_literals
+from promptaudit.needles import Needle, Screen, required_literals
 
 if TYPE_CHECKING:
     from promptaudit.clauses import Clause
     from promptaudit.policy import Policy, Rule
 
-_SCREENS: dict[int, tuple[Policy, re.Pattern[str] | None]] = {}
+_SCREENS: dict[int, tuple[Policy, Screen | None]] = {}
 
 
 def can_matter(policy: Policy, clause: Clause) -> bool:
     """Can this clause take part in a finding? Its topic, a forbidden trip, or a safety rule."""
     screen = _screen(policy)
-    if screen is not None and not screen.search(clause.norm):
+    if screen is not None and not screen.matches(clause.norm):
         return False
     return (
         any(satisfies(g, clause, loose=True) for g in policy.guardrails)
@@ -40,15 +39,15 @@ def can_matter(policy: Policy, clause: Clause) -> bool:
     )
 
 
-def _screen(policy: Policy) -> re.Pattern[str] | None:
-    """The policy's needles as one expression; None when some rule offers no needle."""
+def _screen(policy: Policy) -> Screen | None:
+    """The policy's needles, ready to search; None when some rule offers no needle."""
     held = _SCREENS.get(id(policy))
     if held is not None and held[0] is policy:
         return held[1]
     if len(_SCREENS) >= 64:
         _SCREENS.clear()
     needles = _policy_needles(policy)
-    screen = None if needles is None else needle_regex(needles)
+    screen = None if needles is None else Screen(needles)
     _SCREENS[id(policy)] = (policy, screen)  # the policy is held, so its id stays its own
     return screen
 
@@ -78,7 +77,7 @@ def _rule_needles(rule: Rule) -> list[Needle] | None:
     """
     if rule.light_regexes:
         return None
-    needles: list[Needle] = [(p, True) for p in rule.norm_phrases]
+    needles: list[Needle] = [(p, True, True) for p in rule.norm_phrases]
     for found in rule.regex_needles:
         if found is None:
             return None

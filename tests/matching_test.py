@@ -781,22 +781,30 @@ def test_fixed_developer_mode_is_enabled() -> None:
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        (r"\bhighest priority\b", (("highest priority", True),)),
+        (r"\bhighest priority\b", (("highest priority", True, True),)),
         # The rarest mandatory element, not the first one.
-        (r"\b(reveal\w*|disclos\w*)\b.{0,60}\bsystem\b", (("system", True),)),
-        (r"\b(never|do not) (share|reveal) (the )?system prompt", (("system prompt", False),)),
-        # After a literal space, a choice starts a word.
-        (r"\w+ (or|and) (kids|minors)", (("kids", True), ("minors", True))),
-        (r"(?:ab|cd)e", (("ab", False), ("cd", False))),
-        (r"[a-z]+ing", (("ing", False),)),
-        (r"(x)?y", (("y", False),)),
-        (r"(?:foo|)bar", (("bar", False),)),  # a choice with an empty side requires nothing
+        (r"\b(reveal\w*|disclos\w*)\b.{0,60}\bsystem\b", (("system", True, True),)),
+        (
+            r"\b(never|do not) (share|reveal) (the )?system prompt",
+            (("system prompt", False, False),),
+        ),
+        # After a literal space, a choice starts a word; before \b, it ends one.
+        (r"\w+ (or|and) (kids|minors)\b", (("kids", True, True), ("minors", True, True))),
+        (r"\b(?:ever|whatsoever)", (("ever", True, False), ("whatsoever", True, False))),
+        # Only the last of several repetitions ends where the repeat does.
+        (r"(?:ab)+\b", (("ab", False, False),)),
+        (r"(?:ab|cd)e", (("ab", False, False), ("cd", False, False))),
+        (r"[a-z]+ing", (("ing", False, False),)),
+        (r"(x)?y", (("y", False, False),)),
+        (r"(?:foo|)bar", (("bar", False, False),)),  # a choice with an empty side requires nothing
         (r"a|b?", None),
         (r"[a-z]+", None),
         (r"(unclosed", None),
     ],
 )
-def test_required_literals(pattern: str, expected: tuple[tuple[str, bool], ...] | None) -> None:
+def test_required_literals(
+    pattern: str, expected: tuple[tuple[str, bool, bool], ...] | None
+) -> None:
     from promptaudit.needles import required_literals
 
     assert required_literals(pattern) == expected

@@ -9,6 +9,7 @@ import pytest
 
 from promptaudit.clauses import Clause, clauses_of
 from promptaudit.matching import reads_like_safety_rule, satisfies, trips
+from promptaudit.needles import Screen
 from promptaudit.policy import Policy, default_policy, load_policy
 from promptaudit.relevance import _screen, can_matter
 
@@ -44,7 +45,7 @@ def test_screen_never_changes_the_answer_of_the_default_policy() -> None:
     assert answers == [(c.text, _unscreened(policy, c)) for c in clauses]
     # The screen is worth having: it turns away clauses on no rule's topic.
     assert sum(a for _, a in answers) > 300
-    turned_away = sum(1 for c in clauses if not screen.search(c.norm))
+    turned_away = sum(1 for c in clauses if not screen.matches(c.norm))
     assert turned_away >= 15
 
 
@@ -95,3 +96,23 @@ def test_a_rule_without_needles_turns_the_screen_off() -> None:
         POLICY_WITH.format(match='patterns = ["\\\\w+-\\\\w+ tricks"]'), "promptaudit.toml"
     )
     assert _screen(light) is None
+
+
+def test_screen_respects_word_starts_and_ends() -> None:
+    screen = Screen(
+        [("sex", True, True), ("sexual", True, True), ("lie", True, False), ("ab", False, False)]
+    )
+    texts = ("sex", "sexual content", "sexuality", "unisex", "client", "lies here", "grab it")
+    found = {t: screen.matches(t) for t in texts}
+    assert found == {
+        "sex": True,
+        "sexual content": True,
+        "sexuality": False,
+        "unisex": False,
+        "client": False,
+        "lies here": True,
+        "grab it": True,
+    }
+    assert Screen([]).matches("anything") is False
+    # The same text wanted at a word end and anywhere: the looser one decides.
+    assert Screen([("ever", True, True), ("ever", True, False)]).matches("every") is True
