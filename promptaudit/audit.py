@@ -24,6 +24,7 @@ from promptaudit.matching import (
     trips,
 )
 from promptaudit.policy import Guardrail
+from promptaudit.relevance import screened
 from promptaudit.similarity import aligner_for, keeps_topic
 from promptaudit.structure import structural_changes
 
@@ -151,6 +152,9 @@ class _FileAudit:
         self._reviewers_for = reviewers_for
         self.aligner = aligner_for(policy.matching)
         self.findings: list[Finding] = []
+        # The clauses any rule can match: the per-rule loops below look at these only.
+        self.old_matchable = screened(policy, old.clauses)
+        self.new_matchable = screened(policy, new.clauses)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -225,8 +229,8 @@ class _FileAudit:
     def check_guardrail(self, g: Guardrail) -> None:
         old_applies = self.old.present and g.applies_to(self.old.path or "")
         new_applies = self.new.present and g.applies_to(self.new.path or "")
-        before = satisfying(g, self.old.clauses) if old_applies else []
-        after = satisfying(g, self.new.clauses) if new_applies else []
+        before = satisfying(g, self.old_matchable) if old_applies else []
+        after = satisfying(g, self.new_matchable) if new_applies else []
         new_path = self.new.path or ""
         reworded = self.reworded(g, before) if before and not after and new_applies else []
         if reworded:
@@ -392,7 +396,7 @@ class _FileAudit:
 
     def exceptions_added(self, g: Guardrail, before: list[Clause], after: list[Clause]) -> None:
         """A new clause elsewhere on the guardrail's topic that grants leave from it."""
-        loose = self.fresh(satisfying(g, self.new.clauses, loose=True))
+        loose = self.fresh(satisfying(g, self.new_matchable, loose=True))
         claimed = {f.after for f in self.findings if f.guardrail == g.id}
         path = self.new.path or ""
         for c in loose:
@@ -416,10 +420,11 @@ class _FileAudit:
         new_path = self.new.path or ""
         fresh = unmatched(self.old.shown, self.new.shown)
         gone = unmatched(self.new.shown, self.old.shown)
+        old_shown = screened(self.policy, self.old.shown)
         for entry in self.policy.forbidden:
             if not entry.applies_to(new_path):
                 continue
-            old_hits = Counter(c.norm for c in self.old.shown if trips(entry, c))
+            old_hits = Counter(c.norm for c in old_shown if trips(entry, c))
             # An instruction already in force and reworded is not a new one.
             reworded = [c for c in gone if trips(entry, c)]
             for c in fresh:

@@ -226,7 +226,7 @@ def log_cmd(
         if repo.head() is None:
             raise FatalError("the repository has no commits yet", "commit first")
         with _Progress("promptaudit log") as progress:
-            events = list(walk(repo, options, progress=progress))
+            events = list(walk(repo, options, progress, while_git_starts=_load_log_modules))
     click.echo(render_log(events, fmt), nl=False)
     return EXIT_BLOCKED if unapproved and events else EXIT_OK
 
@@ -242,6 +242,13 @@ def show_cmd(spec: str, fmt: str, repo_path: str) -> int:
 
     click.echo(render_show(show(repo_path, spec), fmt), nl=False)
     return EXIT_OK
+
+
+def _load_log_modules() -> None:
+    """Import what the end of a log needs (the table renderer, the approval weighing)."""
+    import tabulate  # noqa: F401
+
+    import promptaudit.gather  # noqa: F401
 
 
 class _Progress:

@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING
 from promptaudit.errors import GitError
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Iterator, Sequence
 
     from promptaudit.git import Repository
@@ -100,7 +101,11 @@ def log_stream(
     )
     rev = _range(repo, since, until, args)
     spec = [*glob_pathspecs(prompt_globs), *policy_paths]
-    proc = repo.popen(*args, rev, "--", *spec)
+    # Started now, not at the first commit asked for: the caller can work while git starts.
+    return _commits(repo.popen(*args, rev, "--", *spec))
+
+
+def _commits(proc: subprocess.Popen[bytes]) -> Iterator[LogCommit]:
     assert proc.stdout is not None
     try:
         yield from parse_log(proc.stdout)

@@ -269,9 +269,16 @@ def _context(path: str, v: _Version) -> list[Clause]:
 
 
 def walk(
-    repo: Repository, options: LogOptions, progress: Callable[[int], None] | None = None
+    repo: Repository,
+    options: LogOptions,
+    progress: Callable[[int], None] | None = None,
+    while_git_starts: Callable[[], object] | None = None,
 ) -> Iterator[Event]:
-    """Every guardrail event in the walked history, oldest first."""
+    """Every guardrail event in the walked history, oldest first.
+
+    `while_git_starts` runs once git log is started, before its first commit arrives: git
+    walks the whole range before it prints anything, and that wait can do useful work.
+    """
     w = _Walk(repo, options)
     names = _historical_names(repo, options.paths) if options.paths else None
     stream = log_stream(
@@ -282,6 +289,8 @@ def walk(
         policy_paths=POLICY_FILES,
         prompt_globs=_walk_globs(repo, options),
     )
+    if while_git_starts is not None:
+        while_git_starts()
     for n, commit in enumerate(stream, 1):
         if progress is not None:
             progress(n)

@@ -39,6 +39,14 @@ def can_matter(policy: Policy, clause: Clause) -> bool:
     )
 
 
+def screened(policy: Policy, clauses: list[Clause]) -> list[Clause]:
+    """The clauses some rule of POLICY may match, in order: the others match none."""
+    screen = _screen(policy)
+    if screen is None:
+        return clauses
+    return [c for c in clauses if screen.matches(c.norm)]
+
+
 def _screen(policy: Policy) -> Screen | None:
     """The policy's needles, ready to search; None when some rule offers no needle."""
     held = _SCREENS.get(id(policy))
