@@ -17,7 +17,7 @@ from promptaudit.entry import report_fatal, report_internal
 from promptaudit.errors import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, FatalError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from promptaudit.findings import Review
 
@@ -218,14 +218,14 @@ def log_cmd(
 ) -> int:
     """Guardrail events commit by commit: when a guardrail changed, who did it, who approved."""
     from promptaudit.git import Repository
-    from promptaudit.history import LogOptions, walk
+    from promptaudit.history import LogOptions, count, walk
     from promptaudit.views import render_log
 
     options = LogOptions(paths, since, until, guardrail, unapproved, first_parent)
     with Repository(repo_path) as repo:
         if repo.head() is None:
             raise FatalError("the repository has no commits yet", "commit first")
-        with _Progress("promptaudit log") as progress:
+        with _Progress("promptaudit log", lambda: count(repo, options)) as progress:
             events = list(walk(repo, options, progress, while_git_starts=_load_log_modules))
     click.echo(render_log(events, fmt), nl=False)
     return EXIT_BLOCKED if unapproved and events else EXIT_OK
@@ -252,9 +252,16 @@ def _load_log_modules() -> None:
 
 
 class _Progress:
-    """A one-line counter on stderr for walks longer than a second, only on a terminal."""
+    """A progress bar on stderr for walks longer than a second, only on a terminal.
 
-    def __init__(self, label: str) -> None:
+    The total is asked for (one `git rev-list --count`) only once the bar is due, so a short
+    walk, or one whose stderr is a file or a pipe, never pays for it. PROMPTAUDIT_PROGRESS_DELAY
+    sets the delay in seconds (default 1).
+    """
+
+    WIDTH = 24
+
+    def __init__(self, label: str, total: Callable[[], int | None]) -> None:
         import time
 
         self.label = label
@@ -262,11 +269,27 @@ class _Progress:
         self.shown = False
         self.enabled = sys.stderr.isatty()
         self._clock = time.monotonic
+        self._total_of = total
+        self._total: int | None = None
+        try:
+            self.delay = float(os.environ.get("PROMPTAUDIT_PROGRESS_DELAY", "1"))
+        except ValueError:
+            self.delay = 1.0
 
     def __call__(self, n: int) -> None:
-        if self.enabled and n % 50 == 0 and self._clock() - self.start > 1.0:
-            click.echo(f"\r{self.label}: {n} commits read", err=True, nl=False)
-            self.shown = True
+        if not self.enabled or n % 25 or self._clock() - self.start < self.delay:
+            return
+        if not self.shown:
+            self._total = self._total_of()
+        self.shown = True
+        total = self._total
+        if total and n <= total:
+            done = self.WIDTH * n // total
+            bar = "#" * done + "." * (self.WIDTH - done)
+            line = f"{self.label} [{bar}] {n:,}/{total:,} commits"
+        else:
+            line = f"{self.label}: {n:,} commits read"
+        click.echo(f"\r{line}", err=True, nl=False)
 
     def __enter__(self) -> _Progress:
         return self

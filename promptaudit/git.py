@@ -74,7 +74,7 @@ class Repository:
             "--is-shallow-repository",
         )
         # One process in a work tree (the hook's case); a bare repository has no top level.
-        out = self._try(*facts, "--show-toplevel") or self._try(*facts)
+        out = self.try_run(*facts, "--show-toplevel") or self.try_run(*facts)
         if out is None:
             raise GitError(
                 f"not a git repository: {os.path.abspath(self.cwd)}",
@@ -92,7 +92,8 @@ class Repository:
     def _cmd(self, *args: str) -> list[str]:
         return ["git", "-C", self.cwd, "-c", "core.quotepath=off", *args]
 
-    def _try(self, *args: str, stdin: bytes | None = None) -> bytes | None:
+    def try_run(self, *args: str, stdin: bytes | None = None) -> bytes | None:
+        """Run git; its output, or None when it fails (for questions whose answer may be no)."""
         proc = subprocess.run(
             self._cmd(*args), input=stdin, capture_output=True, env=git_env(), check=False
         )
@@ -126,7 +127,9 @@ class Repository:
 
     def resolve(self, rev: str) -> str:
         """The commit id of REV, or a GitError that says how to get it."""
-        out = self._try("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        out = self.try_run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+        )
         if out:
             return out.decode().strip()
         if self.shallow:
@@ -141,7 +144,7 @@ class Repository:
 
     def head(self) -> str | None:
         """HEAD's commit id, or None in a repository with no commits yet."""
-        out = self._try("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        out = self.try_run("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
         return out.decode().strip() if out else None
 
     @cached_property
@@ -154,7 +157,7 @@ class Repository:
         In a shallow clone the oldest commits look parentless; judging one of them against
         the empty tree would pass a removal, so that is an error, not a root.
         """
-        out = self._try("rev-parse", "--verify", "--quiet", f"{sha}^1^{{commit}}")
+        out = self.try_run("rev-parse", "--verify", "--quiet", f"{sha}^1^{{commit}}")
         if out:
             return out.decode().strip()
         if self.shallow and sha in self._shallow_boundary():
@@ -178,12 +181,12 @@ class Repository:
         candidates = []
         if configured:
             candidates += [configured, f"origin/{configured}"]
-        out = self._try("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
+        out = self.try_run("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
         if out:
             candidates.append(out.decode().strip())
         candidates += ["main", "origin/main", "master", "origin/master"]
         for name in candidates:
-            if self._try("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"):
+            if self.try_run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"):
                 return name
         raise GitError(
             "cannot find the default branch (tried the policy's default_branch, origin/HEAD, "
@@ -256,7 +259,7 @@ class Repository:
 
     def author_email(self) -> str | None:
         """Who the next commit will be by (GIT_AUTHOR_EMAIL or user.email), lower-cased."""
-        out = self._try("var", "GIT_AUTHOR_IDENT")
+        out = self.try_run("var", "GIT_AUTHOR_IDENT")
         if not out:
             return None
         ident = out.decode("utf-8", "replace")
@@ -282,7 +285,7 @@ class Repository:
         return m.group(1) if m else None
 
     def config(self, key: str) -> str | None:
-        out = self._try("config", "--get", key)
+        out = self.try_run("config", "--get", key)
         return out.decode().strip() if out else None
 
     # -- snapshots and changes --------------------------------------------------------
@@ -333,7 +336,7 @@ class Repository:
 
     def names_of(self, path: str) -> set[str]:
         """Every path the file at PATH had in the history of HEAD (git's rename following)."""
-        out = self._try("log", "--follow", "--name-only", "-z", "--format=", "--", path)
+        out = self.try_run("log", "--follow", "--name-only", "-z", "--format=", "--", path)
         return {
             p.decode("utf-8", "surrogateescape") for p in (out or b"").split(b"\0") if p.strip()
         }
@@ -354,7 +357,7 @@ class Repository:
 
     def current_branch(self) -> str | None:
         """The full name of the checked-out branch (refs/heads/...), None when HEAD is detached."""
-        out = self._try("symbolic-ref", "--quiet", "HEAD")
+        out = self.try_run("symbolic-ref", "--quiet", "HEAD")
         return out.decode().strip() if out else None
 
     def worktree_changes(self) -> list[str]:
@@ -389,7 +392,9 @@ class Repository:
 
     def commit_of(self, rev: str) -> str | None:
         """The commit REV peels to; None when it names no commit (unknown, a tree, a blob)."""
-        out = self._try("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        out = self.try_run(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+        )
         return out.decode().strip() if out else None
 
     def common_ancestor(self, a: str, b: str) -> str | None:
@@ -413,7 +418,7 @@ class Repository:
 
     def symbolic_ref(self, name: str) -> str | None:
         """The ref NAME points to (HEAD -> refs/heads/main), None when it is not symbolic."""
-        out = self._try("symbolic-ref", "--quiet", name)
+        out = self.try_run("symbolic-ref", "--quiet", name)
         return out.decode().strip() if out else None
 
     def merge_heads(self) -> list[str]:

@@ -96,13 +96,39 @@ def log_stream(
     args += ["-c", "core.packedGitLimit=1m", "-c", "core.packedGitWindowSize=64k"]
     args += ["log", "--reverse", "--raw", "--no-abbrev", "-p", "-U0"]
     args += ["-M", "--no-color", "--no-ext-diff", "--no-textconv", _FORMAT]
-    args += (
-        ["--first-parent", "--diff-merges=first-parent"] if first_parent else ["--diff-merges=off"]
-    )
-    rev = _range(repo, since, until, args)
-    spec = [*glob_pathspecs(prompt_globs), *policy_paths]
+    args += ["--diff-merges=first-parent"] if first_parent else ["--diff-merges=off"]
+    args += _selection(repo, since, until, first_parent, policy_paths, prompt_globs)
     # Started now, not at the first commit asked for: the caller can work while git starts.
-    return _commits(repo.popen(*args, rev, "--", *spec))
+    return _commits(repo.popen(*args))
+
+
+def count_commits(
+    repo: Repository,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    first_parent: bool = False,
+    policy_paths: Sequence[str] = (),
+    prompt_globs: Sequence[str] = (),
+) -> int | None:
+    """How many commits log_stream with the same arguments yields (None if git cannot say)."""
+    args = _selection(repo, since, until, first_parent, policy_paths, prompt_globs)
+    out = repo.try_run("rev-list", "--count", *args)
+    return int(out) if out and out.strip().isdigit() else None
+
+
+def _selection(
+    repo: Repository,
+    since: str | None,
+    until: str | None,
+    first_parent: bool,
+    policy_paths: Sequence[str],
+    prompt_globs: Sequence[str],
+) -> list[str]:
+    """The commits a walk reads: the range, its date filters, and the paths that matter."""
+    args = ["--first-parent"] if first_parent else []
+    rev = _range(repo, since, until, args)
+    return [*args, rev, "--", *glob_pathspecs(prompt_globs), *policy_paths]
 
 
 def _commits(proc: subprocess.Popen[bytes]) -> Iterator[LogCommit]:

@@ -23,7 +23,7 @@ from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
 from promptaudit.git import RangeCommit
-from promptaudit.gitlog import LogCommit, LogFile, log_stream
+from promptaudit.gitlog import LogCommit, LogFile, count_commits, log_stream
 from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 from promptaudit.relevance import can_matter
 
@@ -297,6 +297,18 @@ def walk(
         for event in _commit_events(w, commit):
             if names is None or event.finding.path in names:
                 yield event
+
+
+def count(repo: Repository, options: LogOptions) -> int | None:
+    """How many commits `walk` reads with OPTIONS: the total of a progress bar."""
+    return count_commits(
+        repo,
+        since=options.since,
+        until=options.until,
+        first_parent=options.first_parent,
+        policy_paths=POLICY_FILES,
+        prompt_globs=_walk_globs(repo, options),
+    )
 
 
 def _historical_names(repo: Repository, paths: Sequence[str]) -> set[str]:

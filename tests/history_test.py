@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -278,3 +281,66 @@ def test_show_errors(history: GitRepo, capsys: pytest.CaptureFixture[str]) -> No
     assert "prompts/nope.md does not exist at HEAD" in capsys.readouterr().err
     assert main(["show", "prompts/help.md@nope", "-C", str(history.path)]) == 2
     assert "unknown revision 'nope'" in capsys.readouterr().err
+
+
+def _run_with_terminal_stderr(
+    repo: GitRepo, *args: str, env: dict[str, str]
+) -> tuple[int, str, str]:
+    """Run promptaudit with stderr on a real pseudo-terminal: (exit code, stdout, stderr)."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptaudit", *args, "-C", str(repo.path)],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**os.environ, **env},
+    )
+    os.close(slave)
+    out = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait()
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed once the process ended
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    return code, out.decode(), err.decode()
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_log_progress_bar_on_a_terminal_only(repo: GitRepo) -> None:
+    repo.write("promptaudit.toml", POLICY)
+    repo.write("prompts/a.md", PROMPT)
+    repo.commit("base", author=DANA)
+    for i in range(59):
+        repo.write("prompts/a.md", PROMPT + f"\nEdit number {i}.\n")
+        repo.commit(f"edit {i}", author=DANA)
+    repo.write("notes.txt", "not a prompt\n")
+    repo.commit("not counted", author=DANA)  # touches no prompt: neither walked nor counted
+
+    code, out, err = _run_with_terminal_stderr(
+        repo, "log", "--format", "json", env={"PROMPTAUDIT_PROGRESS_DELAY": "0"}
+    )
+    assert code == 0
+    assert len(json.loads(out)["events"]) == 2
+    assert err.split("\r")[1:] == [
+        "promptaudit log [##########..............] 25/60 commits",
+        "promptaudit log [####################....] 50/60 commits",
+        "\x1b[K",
+    ]
+    # Before the delay (default one second), or with stderr not a terminal: nothing.
+    code, _, err = _run_with_terminal_stderr(repo, "log", env={"PROMPTAUDIT_PROGRESS_DELAY": "60"})
+    assert (code, err) == (0, "")
+    piped = subprocess.run(
+        [sys.executable, "-m", "promptaudit", "log", "-C", str(repo.path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PROMPTAUDIT_PROGRESS_DELAY": "0"},
+        check=False,
+    )
+    assert (piped.returncode, piped.stderr) == (0, "")
