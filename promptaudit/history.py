@@ -13,11 +13,11 @@ grows and branches that diverge from one another are each read against their own
 from __future__ import annotations
 
 import bisect
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from promptaudit.audit import FileChange, audit, unmatched
+from promptaudit.audit import FileChange, audit
 from promptaudit.clauses import Clause, clauses_of, clauses_of_segments
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
@@ -28,7 +28,7 @@ from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 from promptaudit.relevance import can_matter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from promptaudit.git import Repository
 
@@ -71,16 +71,23 @@ class LogOptions:
     first_parent: bool = False
 
 
+class _Item(NamedTuple):
+    """A clause without its line: what stays the same while lines above it come and go."""
+
+    text: str
+    kind: str
+    lead: str  # a list item's lead-in ("You must never:"), part of what it says
+    norm: str
+    relevant: bool
+
+
 @dataclass
 class _Version:
     """One blob of a prompt file, parsed: its lines, and its clauses as parallel lists."""
 
     lines: list[str]
-    texts: list[str]
     starts: list[int]  # 1-based line of each clause, ascending
-    kinds: list[str]
-    leads: list[str]  # a list item's lead-in ("You must never:"), part of what it says
-    relevant: list[bool]
+    items: list[_Item]
     simple: bool  # plain text or Markdown without comments or fences: can be re-read in part
 
 
@@ -154,17 +161,18 @@ class _Walk:
         simple = format_of(path) in (TEXT, MARKDOWN) and not any(m in text for m in _MARKERS)
         return _Version(
             lines=text.split("\n"),
-            texts=[c.text for c in clauses],
             starts=[c.line for c in clauses],
-            kinds=[c.kind for c in clauses],
-            leads=[c.lead for c in clauses],
-            relevant=[self.relevant(policy, c) for c in clauses],
+            items=self.items(policy, clauses),
             simple=simple,
         )
 
+    def items(self, policy: Policy, clauses: list[Clause]) -> list[_Item]:
+        return [_Item(c.text, c.kind, c.lead, c.norm, self.relevant(policy, c)) for c in clauses]
 
-def _clause(path: str, v: _Version, i: int, shift: int = 0) -> Clause:
-    return Clause(path, v.starts[i] + shift, v.texts[i], v.kinds[i], v.leads[i])
+
+def _clause(path: str, v: _Version, i: int) -> Clause:
+    item = v.items[i]
+    return Clause(path, v.starts[i], item.text, item.kind, item.lead)
 
 
 def _apply(lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]) -> list[str]:
@@ -218,54 +226,63 @@ def _update(
     added_text = [ln for _, _, added in f.hunks for ln in added]
     if not old.simple or any(m in ln for ln in added_text for m in _MARKERS):
         whole = walk.parse_whole(path, "\n".join(new_lines), policy)
-        before = [_clause(path, old, i) for i in range(len(old.texts))]
-        came = [_clause(path, whole, i) for i in range(len(whole.texts))]
-        return whole, *_cancel(before, came)
-    texts: list[str] = []
+        came = [_clause(path, whole, i) for i in range(len(whole.items))]
+        return whole, *_cancel(path, old, range(len(old.items)), came)
     starts: list[int] = []
-    kinds: list[str] = []
-    leads: list[str] = []
-    relevant: list[bool] = []
-    gone: list[Clause] = []
+    items: list[_Item] = []
+    gone: list[int] = []
     fresh_all: list[Clause] = []
     shift = 0
     cursor = 0
     for start, end, delta in _regions(old.lines, f.hunks):
         lo = bisect.bisect_left(old.starts, start + 1)
         hi = bisect.bisect_right(old.starts, end)
-        texts += old.texts[cursor:lo]
         starts += [x + shift for x in old.starts[cursor:lo]]
-        kinds += old.kinds[cursor:lo]
-        leads += old.leads[cursor:lo]
-        relevant += old.relevant[cursor:lo]
+        items += old.items[cursor:lo]
         region = "\n".join(new_lines[start + shift : end + shift + delta])
         fresh = clauses_of_segments(path, [Segment(region, start + shift + 1)])
-        texts += [c.text for c in fresh]
         starts += [c.line for c in fresh]
-        kinds += [c.kind for c in fresh]
-        leads += [c.lead for c in fresh]
-        relevant += [walk.relevant(policy, c) for c in fresh]
-        gone += [_clause(path, old, i) for i in range(lo, hi)]
+        items += walk.items(policy, fresh)
+        gone += range(lo, hi)
         fresh_all += fresh
         cursor = hi
         shift += delta
-    texts += old.texts[cursor:]
     starts += [x + shift for x in old.starts[cursor:]]
-    kinds += old.kinds[cursor:]
-    leads += old.leads[cursor:]
-    relevant += old.relevant[cursor:]
-    new = _Version(new_lines, texts, starts, kinds, leads, relevant, simple=True)
-    return new, *_cancel(gone, fresh_all)
+    items += old.items[cursor:]
+    new = _Version(new_lines, starts, items, simple=True)
+    return new, *_cancel(path, old, gone, fresh_all)
 
 
-def _cancel(gone: list[Clause], came: list[Clause]) -> tuple[list[Clause], list[Clause]]:
-    """What really left and really arrived: a clause re-read unchanged cancels out."""
-    return unmatched(came, gone), unmatched(gone, came)
+def _cancel(
+    path: str, old: _Version, gone: Iterable[int], came: list[Clause]
+) -> tuple[list[Clause], list[Clause]]:
+    """What really left and really arrived: a clause re-read unchanged cancels out.
+
+    The same as audit.unmatched both ways, on the old clauses' remembered norms: a clause
+    object is built only for an old clause that really left.
+    """
+    indexes = list(gone)
+    left = Counter(old.items[i].norm for i in indexes)
+    arrived = []
+    for c in came:
+        if left[c.norm] > 0:
+            left[c.norm] -= 1
+        else:
+            arrived.append(c)
+    present = Counter(c.norm for c in came)
+    departed = []
+    for i in indexes:
+        norm = old.items[i].norm
+        if present[norm] > 0:
+            present[norm] -= 1
+        else:
+            departed.append(_clause(path, old, i))
+    return departed, arrived
 
 
 def _context(path: str, v: _Version) -> list[Clause]:
     """The file's clauses that can matter."""
-    return [_clause(path, v, i) for i, rel in enumerate(v.relevant) if rel]
+    return [_clause(path, v, i) for i, item in enumerate(v.items) if item.relevant]
 
 
 def walk(

@@ -118,10 +118,11 @@ def token_aligner(a: Clause, b: Clause) -> float:
 
 
 def aligner_for(matching: str) -> Callable[[Clause, Clause], float]:
-    """The policy's way to line clauses up: token overlap, or sentence embeddings.
+    """The policy's way to line clauses up: token overlap, or that and sentence embeddings.
 
     Cosine similarity of sentence embeddings is rescaled so that the same thresholds serve
     both: unrelated sentences of one prompt score about 0.3-0.4 in cosine, which maps to 0.
+    The semantic score is the higher of the two, so it lines up every pair the default does.
     """
     if matching != "semantic":
         return token_aligner
@@ -137,7 +138,8 @@ def aligner_for(matching: str) -> Callable[[Clause, Clause], float]:
     model = semantic.load()
 
     def semantic_aligner(a: Clause, b: Clause) -> float:
-        return max(0.0, (model.similarity(a.text, b.text) - 0.4) / 0.6)
+        # Never less than the token overlap: embeddings may add a successor, not lose one.
+        return max(token_aligner(a, b), (model.similarity(a.text, b.text) - 0.4) / 0.6)
 
     return semantic_aligner
 
