@@ -33,13 +33,18 @@ _CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
 _UPPER_CONFUSABLES = {"Η": "H", "Μ": "M", "Ν": "N", "Υ": "Y"}
 _UPPER_CONFUSABLE_TABLE = str.maketrans(_UPPER_CONFUSABLES)
 
-_APOSTROPHES = re.compile(r"['’‘ʼ`´]")
+_APOSTROPHE_CHARS = "'’‘ʼ`´"
 # A possessive names the word itself ("children's" is about children).
 _POSSESSIVE = re.compile(r"(?<=\w)['’ʼ]s\b")
 _EMPHASIS = re.compile(r"[*~]")
-_NON_WORD = re.compile(r"(?:[^\w]|_)+")
+# Apostrophes and emphasis marks vanish ("don't" -> "dont", "**not**" -> "not").
+_DROPPED = str.maketrans("", "", _APOSTROPHE_CHARS + "*~")
+_NON_WORD = re.compile(r"[\W_]+")
 # Letters spaced out one space apart ("i g n o r e"); a wider gap separates two such words.
 _SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_]){2,}(?![^\W_])")
+# What any spaced-out run ends with: a cheap test (it starts with a space, which the regex
+# engine scans for quickly) that spares most clauses the search above.
+_SPACED_TAIL = re.compile(r" [^\W_] [^\W_](?![^\W_])")
 # Inline HTML tags that wrap words (<b>politically</b>): they render as nothing.
 _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
@@ -72,17 +77,17 @@ def normalize(text: str) -> str:
     to the same string; apostrophes vanish so that "don't" becomes "dont".
     """
     text = _fold(text)
-    text = _POSSESSIVE.sub("", text)
-    text = _APOSTROPHES.sub("", text)
-    text = _EMPHASIS.sub("", text)
+    if any(ch in text for ch in _APOSTROPHE_CHARS):
+        text = _POSSESSIVE.sub("", text)
+    text = text.translate(_DROPPED)
     if "<" in text:
         text = _INLINE_TAG.sub("", text)
-    if " " in text:
+    if _SPACED_TAIL.search(text):
         # First with the spacing as written, so that two letter-spaced words stay two words,
         # then again for letters split by dots, hyphens or wider gaps (i.g.n.o.r.e).
         text = _SPACED_LETTERS.sub(_join_spaced, text)
     text = _NON_WORD.sub(" ", text).strip()
-    if " " in text:
+    if _SPACED_TAIL.search(text):
         text = _SPACED_LETTERS.sub(_join_spaced, text)
     return text
 

@@ -64,6 +64,10 @@ NORMALIZE_CASES = [
     pytest.param("i  g  n  o  r  e", "ignore", id="letter-double-spaced"),
     pytest.param("Plan a b", "plan a b", id="two-letters-stay"),
     pytest.param("I am here", "i am here", id="one-letter-word-stays"),
+    pytest.param("then s h a r e.", "then share", id="letter-spaced-before-a-stop"),
+    pytest.param("x_y z w now", "x yzw now", id="letter-spaced-after-underscore"),
+    pytest.param("a b c", "abc", id="letter-spaced-whole-text"),
+    pytest.param("«i g n o r e»", "ignore", id="letter-spaced-in-quotes"),
     # apostrophes
     pytest.param("don't", "dont", id="apostrophe"),
     pytest.param("don’t", "dont", id="right-single-quote"),
