@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from promptaudit import findings as k
 from promptaudit.clauses import ITEM, Clause, clauses_of
@@ -28,8 +28,10 @@ from promptaudit.relevance import screened
 from promptaudit.similarity import aligner_for, keeps_topic
 from promptaudit.structure import structural_changes
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from promptaudit.policy import Policy
 
@@ -535,14 +537,24 @@ def resolve_sets(
 
 def unmatched(old: Sequence[Clause], new: Sequence[Clause]) -> list[Clause]:
     """Clauses of NEW whose text OLD does not have (counted, so re-ordering is no change)."""
-    left = Counter(c.norm for c in old)
+    return left_over((c.norm for c in old), new, _norm_of)
+
+
+def left_over(old_keys: Iterable[str], new: Sequence[T], key: Callable[[T], str]) -> list[T]:
+    """The items of NEW whose key OLD_KEYS does not hold, each old key cancelling one item."""
+    left = Counter(old_keys)
     out = []
-    for c in new:
-        if left[c.norm] > 0:
-            left[c.norm] -= 1
+    for item in new:
+        name = key(item)
+        if left[name] > 0:
+            left[name] -= 1
         else:
-            out.append(c)
+            out.append(item)
     return out
+
+
+def _norm_of(clause: Clause) -> str:
+    return clause.norm
 
 
 def _reported(clauses: Sequence[Clause], item: Clause) -> bool:

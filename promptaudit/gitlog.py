@@ -8,14 +8,15 @@ re-read only the paragraphs a commit touched.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from promptaudit.errors import GitError
 
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
 
     from promptaudit.git import Repository
 
@@ -80,15 +81,17 @@ def _expand_braces(glob: str) -> list[str]:
     return out
 
 
-def log_stream(
-    repo: Repository,
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    first_parent: bool = False,
-    policy_paths: Sequence[str] = (),
-    prompt_globs: Sequence[str] = (),
-) -> Iterator[LogCommit]:
+class LogQuery(NamedTuple):
+    """Which commits a walk reads: a range (revisions or dates) and the paths that matter."""
+
+    since: str | None = None
+    until: str | None = None
+    first_parent: bool = False
+    policy_paths: Sequence[str] = ()
+    prompt_globs: Sequence[str] = ()
+
+
+def log_stream(repo: Repository, query: LogQuery) -> Iterator[LogCommit]:
     """The commits that touch prompt files or the policy, oldest first."""
     # Small delta-base and pack-window caches keep git's own memory flat over long histories,
     # at no cost in speed for a walk that reads each blob once.
@@ -96,39 +99,23 @@ def log_stream(
     args += ["-c", "core.packedGitLimit=1m", "-c", "core.packedGitWindowSize=64k"]
     args += ["log", "--reverse", "--raw", "--no-abbrev", "-p", "-U0"]
     args += ["-M", "--no-color", "--no-ext-diff", "--no-textconv", _FORMAT]
-    args += ["--diff-merges=first-parent"] if first_parent else ["--diff-merges=off"]
-    args += _selection(repo, since, until, first_parent, policy_paths, prompt_globs)
+    args += ["--diff-merges=first-parent"] if query.first_parent else ["--diff-merges=off"]
+    args += _selection(repo, query)
     # Started now, not at the first commit asked for: the caller can work while git starts.
     return _commits(repo.popen(*args))
 
 
-def count_commits(
-    repo: Repository,
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    first_parent: bool = False,
-    policy_paths: Sequence[str] = (),
-    prompt_globs: Sequence[str] = (),
-) -> int | None:
-    """How many commits log_stream with the same arguments yields (None if git cannot say)."""
-    args = _selection(repo, since, until, first_parent, policy_paths, prompt_globs)
-    out = repo.try_run("rev-list", "--count", *args)
+def count_commits(repo: Repository, query: LogQuery) -> int | None:
+    """How many commits log_stream yields for QUERY (None if git cannot say)."""
+    out = repo.try_run("rev-list", "--count", *_selection(repo, query))
     return int(out) if out and out.strip().isdigit() else None
 
 
-def _selection(
-    repo: Repository,
-    since: str | None,
-    until: str | None,
-    first_parent: bool,
-    policy_paths: Sequence[str],
-    prompt_globs: Sequence[str],
-) -> list[str]:
-    """The commits a walk reads: the range, its date filters, and the paths that matter."""
-    args = ["--first-parent"] if first_parent else []
-    rev = _range(repo, since, until, args)
-    return [*args, rev, "--", *glob_pathspecs(prompt_globs), *policy_paths]
+def _selection(repo: Repository, query: LogQuery) -> list[str]:
+    """The range, its date filters and the paths, as git log and git rev-list take them."""
+    args = ["--first-parent"] if query.first_parent else []
+    rev = _range(repo, query.since, query.until, args)
+    return [*args, rev, "--", *glob_pathspecs(query.prompt_globs), *query.policy_paths]
 
 
 def _commits(proc: subprocess.Popen[bytes]) -> Iterator[LogCommit]:

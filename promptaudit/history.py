@@ -13,17 +13,18 @@ grows and branches that diverge from one another are each read against their own
 from __future__ import annotations
 
 import bisect
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from promptaudit.audit import FileChange, audit
+from promptaudit.audit import FileChange, audit, left_over
 from promptaudit.clauses import Clause, clauses_of, clauses_of_segments
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
 from promptaudit.git import RangeCommit
-from promptaudit.gitlog import LogCommit, LogFile, count_commits, log_stream
+from promptaudit.gitlog import LogCommit, LogFile, LogQuery, count_commits, log_stream
 from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
 from promptaudit.relevance import can_matter
 
@@ -262,22 +263,9 @@ def _cancel(
     object is built only for an old clause that really left.
     """
     indexes = list(gone)
-    left = Counter(old.items[i].norm for i in indexes)
-    arrived = []
-    for c in came:
-        if left[c.norm] > 0:
-            left[c.norm] -= 1
-        else:
-            arrived.append(c)
-    present = Counter(c.norm for c in came)
-    departed = []
-    for i in indexes:
-        norm = old.items[i].norm
-        if present[norm] > 0:
-            present[norm] -= 1
-        else:
-            departed.append(_clause(path, old, i))
-    return departed, arrived
+    arrived = left_over((old.items[i].norm for i in indexes), came, attrgetter("norm"))
+    departed = left_over((c.norm for c in came), indexes, lambda i: old.items[i].norm)
+    return [_clause(path, old, i) for i in departed], arrived
 
 
 def _context(path: str, v: _Version) -> list[Clause]:
@@ -298,14 +286,7 @@ def walk(
     """
     w = _Walk(repo, options)
     names = _historical_names(repo, options.paths) if options.paths else None
-    stream = log_stream(
-        repo,
-        since=options.since,
-        until=options.until,
-        first_parent=options.first_parent,
-        policy_paths=POLICY_FILES,
-        prompt_globs=_walk_globs(repo, options),
-    )
+    stream = log_stream(repo, _query(repo, options))
     if while_git_starts is not None:
         while_git_starts()
     for n, commit in enumerate(stream, 1):
@@ -318,8 +299,11 @@ def walk(
 
 def count(repo: Repository, options: LogOptions) -> int | None:
     """How many commits `walk` reads with OPTIONS: the total of a progress bar."""
-    return count_commits(
-        repo,
+    return count_commits(repo, _query(repo, options))
+
+
+def _query(repo: Repository, options: LogOptions) -> LogQuery:
+    return LogQuery(
         since=options.since,
         until=options.until,
         first_parent=options.first_parent,
