@@ -415,8 +415,16 @@ def _toml_list(values: Sequence[str], indent: bool = False) -> str:
     return "[\n" + "".join(f"    {toml_string(v)},\n" for v in values) + "]"
 
 
-def render_policy(files: Sequence[FileProposals], groups: Mapping[tuple[str, ...], str]) -> str:
-    """The proposed promptaudit.toml."""
+def render_policy(
+    files: Sequence[FileProposals],
+    groups: Mapping[tuple[str, ...], str],
+    globs: Sequence[str] = (),
+) -> str:
+    """The proposed promptaudit.toml.
+
+    `prompts` is the globs the files were found with (the built-in ones, inherited, when none
+    were given), not the list of today's files: a prompt file added later is audited at once.
+    """
     count = sum(len(f.proposals) for f in files)
     lines = [
         f"# promptaudit policy proposed by `promptaudit init`: {count} guardrail(s) from",
@@ -426,8 +434,11 @@ def render_policy(files: Sequence[FileProposals], groups: Mapping[tuple[str, ...
         "# The built-in guardrails and forbidden instructions: promptaudit policy --default",
         'extends = "default"',
         'block_at = "medium"',
-        f"prompts = {_toml_list([glob_literal(f.path) for f in files], indent=True)}",
     ]
+    if globs:
+        lines.append(f"prompts = {_toml_list(list(globs), indent=True)}")
+    else:
+        lines.append("# prompts: the built-in globs, inherited (promptaudit policy --default)")
     if groups:
         lines += [
             "",
@@ -581,7 +592,7 @@ def init_policy(
     for p in paths:
         owners = owners_of(p) if owners_of else ()
         files.append(propose_file(p, texts[p], policy, ids, owners))
-    text = render_policy(files, owner_groups(files))
+    text = render_policy(files, owner_groups(files), globs)
     verify(text, target.name, files, texts, list(index))
     notes += [n for f in files for n in f.notes]
     if dry_run:

@@ -150,7 +150,9 @@ def test_dry_run_prints_a_policy_that_loads_and_writes_nothing(
     assert proposals(out) == EXPECTED
     policy = load_policy(out, "promptaudit.toml")
     assert policy.extends == "default"
-    assert policy.prompts == ("agents/bot.yaml", "prompts/agent.j2", "prompts/support.md")
+    # The built-in globs, inherited: a prompt file added later is audited too.
+    assert "\nprompts = " not in out
+    assert policy.prompts == default_policy().prompts
     assert {g.id for g in default_policy().guardrails} < {g.id for g in policy.guardrails}
     assert {f.id for f in policy.forbidden} == {f.id for f in default_policy().forbidden}
     assert err == SUMMARY + "dry run: nothing written.\n"
@@ -274,7 +276,8 @@ def test_staged_prompt_files_are_found(repo: GitRepo, capsys: pytest.CaptureFixt
     repo.git("add", "prompts/support.md")  # no commit yet; untracked.md is neither
     code, out, _ = run(capsys, "init", "--dry-run", "-C", str(repo.path))
     assert code == 0
-    assert load_policy(out, "promptaudit.toml").prompts == ("prompts/support.md",)
+    policy = load_policy(out, "promptaudit.toml")
+    assert {p for g in policy.guardrails for p in g.paths} == {"prompts/support.md"}
 
 
 # -- reviewers from CODEOWNERS -------------------------------------------------------------
@@ -377,6 +380,25 @@ def test_round_trip_when_prompts_and_policy_land_in_one_commit(
     assert out.rstrip().endswith("OK: nothing blocking.")
 
 
+@pytest.mark.parametrize("globs", [(), ("prompts/**/*.md", "agents/*.yaml", "prompts/*.j2")])
+def test_a_prompt_file_added_after_init_is_audited(
+    prompts_repo: GitRepo, capsys: pytest.CaptureFixture[str], globs: tuple[str, ...]
+) -> None:
+    options = [a for g in globs for a in ("--prompts", g)]
+    assert run(capsys, "init", *options, "-C", str(prompts_repo.path))[0] == 0
+    prompts_repo.commit("adopt promptaudit")
+    prompts_repo.write(
+        "prompts/new/sales.md", "# Sales\n\nDon't shy away from politically incorrect claims.\n"
+    )
+    prompts_repo.commit("a new prompt")
+    code, out, _ = run(capsys, "review", "HEAD", "--format", "json", "-C", str(prompts_repo.path))
+    found = json.loads(out)["findings"]
+    assert code == 1
+    assert [(f["kind"], f["path"], f["line"]) for f in found if f["blocking"]] == [
+        ("forbidden-added", "prompts/new/sales.md", 3)
+    ]
+
+
 # -- refusing, forcing, choosing files ----------------------------------------------------------
 
 
@@ -452,7 +474,7 @@ def test_prompts_option_chooses_the_files(
     )
     assert code == 0
     policy = load_policy(out, "promptaudit.toml")
-    assert policy.prompts == ("llm/system.txt",)
+    assert policy.prompts == ("llm/*.txt",)
     assert [(g.id, g.phrases) for g in policy.guardrails if g.paths] == [
         ("system-confidentiality", ("system prompt",))
     ]
@@ -690,7 +712,8 @@ def test_tricky_paths_round_trip_through_init(
     assert code == 0
     policy = load_policy(out, "promptaudit.toml")
     assert all(policy.is_prompt(p) for p in paths)
-    assert not policy.is_prompt("prompts/d v1.md")
+    # Each guardrail names its file exactly, though the file names look like globs.
+    assert not any(g.applies_to("prompts/d v1.md") for g in policy.guardrails if g.paths)
     own = {g.paths: g.id for g in policy.guardrails if g.paths}
     assert len(own) == 3
 
@@ -708,7 +731,9 @@ def test_verify_fails_closed_when_a_phrase_does_not_single_out_its_clause() -> N
 
 def test_verify_fails_closed_on_globs_that_match_more() -> None:
     f = _propose("- Never lie.\n")
-    loose = render_policy([f], {}).replace('    "prompts/p.md",', '    "prompts/*.md",')
+    exact = render_policy([f], {}, ["prompts/p.md"])
+    assert '    "prompts/p.md",' in exact
+    loose = exact.replace('    "prompts/p.md",', '    "prompts/*.md",')
     with pytest.raises(PolicyError, match="do not match exactly: prompts/q\\.md"):
         verify(
             loose, "p", [f], {"prompts/p.md": "- Never lie.\n"}, ["prompts/p.md", "prompts/q.md"]
