@@ -189,8 +189,8 @@ class _FileAudit:
                 severity=severity,
                 path=path,
                 line=line,
-                before=before.text if before else None,
-                after=after.text if after else None,
+                before=before.said if before else None,
+                after=after.said if after else None,
                 blocking=blocking,
                 message=message,
                 required_reviewers=self.reviewers(reviewers, path) if blocking else (),
@@ -402,7 +402,7 @@ class _FileAudit:
         claimed = {f.after for f in self.findings if f.guardrail == g.id}
         path = self.new.path or ""
         for c in loose:
-            if c.text in claimed or not grants_exception(c.norm, [b.norm for b in before]):
+            if c.said in claimed or not grants_exception(c.norm, [b.norm for b in before]):
                 continue
             self.add(
                 k.GUARDRAIL_WEAKENED,
@@ -513,7 +513,7 @@ def resolve_sets(
             out.append(
                 Finding(
                     kind=k.GUARDRAIL_MOVED, guardrail=g.id, severity=g.severity, path=kept.path,
-                    line=kept.line, before=f.before, after=kept.text, blocking=False,
+                    line=kept.line, before=f.before, after=kept.said, blocking=False,
                     message=f"guardrail '{g.id}' moved from {f.path}:{f.line} to "
                     f"{kept.path}:{kept.line}; the set of files still carries it.",
                     old_blob=f.old_blob, new_blob=f.new_blob,
@@ -525,7 +525,7 @@ def resolve_sets(
         out.append(
             Finding(
                 kind=k.GUARDRAIL_WEAKENED, guardrail=g.id, severity=g.severity, path=weaker.path,
-                line=weaker.line, before=f.before, after=weaker.text,
+                line=weaker.line, before=f.before, after=weaker.said,
                 blocking=policy.blocks(g.severity),
                 message=f"guardrail '{g.id}' moved from {f.path}:{f.line} to "
                 f"{weaker.path}:{weaker.line} and was weakened: {reason}.",

@@ -53,8 +53,12 @@ class Clause:
     norm: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        text = f"{self.lead} {self.text}" if self.lead else self.text
-        object.__setattr__(self, "norm", normalize(text))
+        object.__setattr__(self, "norm", normalize(self.said))
+
+    @property
+    def said(self) -> str:
+        """What the clause says: a list item with its lead-in ("You must never: reveal ...")."""
+        return f"{self.lead} {self.text}" if self.lead else self.text
 
 
 @dataclass
@@ -67,8 +71,10 @@ class _Block:
 def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]], str]]:
     """Blocks of a segment as (kind, joined text, [(offset, source line)], lead-in).
 
-    The lead-in of a list item is the sentence ending in a colon right above its list, with no
-    blank line between (a tight list): "You must never:" gives its items their force.
+    The lead-in of a list item is the sentence ending in a colon right above its list:
+    "You must never:" gives its items their force. Blank lines between the lead-in and the
+    items, or between items (a loose list), do not end it; prose, a heading, a rule line or a
+    tag line does.
     """
     block: _Block | None = None
     offset = 0
@@ -117,7 +123,11 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             block = None
             continue
         stripped = raw.strip()
-        if not stripped or _RULE.match(raw) or _TAG_ONLY.match(raw):
+        if not stripped:
+            yield from flush()
+            block = None
+            continue
+        if _RULE.match(raw) or _TAG_ONLY.match(raw):
             yield from flush()
             block = None
             lead = ""
@@ -145,6 +155,11 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             lead = ""
         block.pieces.extend(_pieces(segment, line_start, raw))
     yield from flush()
+
+
+def starts_item(line: str) -> bool:
+    """Does LINE open a list item ("- ...", "1. ...", "a) ...")?"""
+    return bool(_ITEM.match(line))
 
 
 def _pieces(segment: Segment, start: int, text: str) -> list[tuple[int, str]]:

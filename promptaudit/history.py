@@ -19,7 +19,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.audit import FileChange, audit, left_over
-from promptaudit.clauses import Clause, clauses_of, clauses_of_segments
+from promptaudit.clauses import Clause, clauses_of, clauses_of_segments, starts_item
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
@@ -187,26 +187,82 @@ def _apply(lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]) -> lis
     return new
 
 
-def _paragraph(lines: list[str], first: int, last: int) -> tuple[int, int]:
-    """Widen [first, last) to whole blank-line-separated paragraphs (clauses never span them)."""
+def _paragraph(lines: list[str], first: int, last: int, added: list[str]) -> tuple[int, int]:
+    """Widen [first, last), which ADDED lines replace, to what must be read again with it.
+
+    Clauses never span blank-line-separated paragraphs, but a list item's lead-in does: it
+    reaches the items of a loose list past blank lines. So, when the region can pass a lead-in
+    on (before or after the edit), the lists below are added; and when it then holds a list
+    item, the paragraphs above while a lead-in can flow from them (they end with a colon or
+    hold list items).
+    Lines outside the hunks are the same before and after the edit.
+    """
     start = min(first, len(lines))
     while start > 0 and lines[start - 1].strip():
         start -= 1
     end = max(last, start)
     while end < len(lines) and lines[end].strip():
         end += 1
+    passes_on = _may_lead([*lines[start:end], *added])
+    while passes_on:
+        below = _after(lines, end)
+        if below is None or not starts_item(lines[below[0]]):
+            break
+        end = below[1]
+    # Only a region that holds a list item (before or after the edit) can take a lead-in.
+    takes = any(map(starts_item, [*lines[start:end], *added]))
+    while takes:
+        above = _before(lines, start)
+        if above is None or not _may_lead(lines[above[0] : above[1]]):
+            break
+        start = above[0]
+        if not starts_item(lines[start]):
+            break  # the lead-in starts here: nothing above reaches past it
     return start, end
+
+
+def _may_lead(body: Sequence[str]) -> bool:
+    """Can a lead-in flow out of these lines (a line ending with a colon, or a list item)?"""
+    return any(ln.rstrip().endswith(":") or starts_item(ln) for ln in body)
+
+
+def _before(lines: list[str], start: int) -> tuple[int, int] | None:
+    """The paragraph above line START, past blank lines: [top, bottom), or None."""
+    bottom = start
+    while bottom > 0 and not lines[bottom - 1].strip():
+        bottom -= 1
+    if bottom == 0:
+        return None
+    top = bottom
+    while top > 0 and lines[top - 1].strip():
+        top -= 1
+    return top, bottom
+
+
+def _after(lines: list[str], end: int) -> tuple[int, int] | None:
+    """The paragraph below line END, past blank lines: [top, bottom), or None."""
+    top = end
+    while top < len(lines) and not lines[top].strip():
+        top += 1
+    if top == len(lines):
+        return None
+    bottom = top
+    while bottom < len(lines) and lines[bottom].strip():
+        bottom += 1
+    return top, bottom
 
 
 def _regions(
     lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]
 ) -> list[tuple[int, int, int]]:
-    """Old-text paragraphs the hunks touch, merged where they meet: (start, end, delta)."""
-    regions: list[list[int]] = []
+    """Old-text regions the hunks touch, merged where they meet: (start, end, delta)."""
+    spans = []
     for old_start, old_count, added in hunks:
         at = old_start if old_count == 0 else old_start - 1
-        start, end = _paragraph(lines, at, at + old_count)
-        delta = len(added) - old_count
+        start, end = _paragraph(lines, at, at + old_count, added)
+        spans.append((start, end, len(added) - old_count))
+    regions: list[list[int]] = []
+    for start, end, delta in sorted(spans):
         if regions and start <= regions[-1][1]:
             regions[-1][1] = max(regions[-1][1], end)
             regions[-1][2] += delta
