@@ -353,6 +353,10 @@ _BROAD = _words(
     "anybody", "whatever", "whoever",
 )  # fmt: skip
 _NARROW = _words("some", "certain", "most", "many", "specific", "particular")
+_EMPHATIC_ANY = re.compile(
+    r"\b(?:under any circumstances?|for any reason|at any (?:time|point|cost)|"
+    r"in any (?:way|case|form|situation|circumstances?|manner))\b"
+)
 
 
 def _protected_age(norm: str) -> int | None:
@@ -376,12 +380,14 @@ def narrowed_scope(before_norm: str, after_norm: str) -> str | None:
     if qualified:
         return f"its scope was narrowed (now only {_quote(qualified)})"
     before_tokens, after_tokens = content_tokens(before_norm), content_tokens(after_norm)
-    if _present(before_norm, _BROAD) and not _present(after_norm, _BROAD):
+    # "in any way", "at any time": an "any" that only intensifies covers nothing more.
+    before_q, after_q = _EMPHATIC_ANY.sub(" ", before_norm), _EMPHATIC_ANY.sub(" ", after_norm)
+    if _present(before_q, _BROAD) and not _present(after_q, _BROAD):
         narrower = (_present(after_norm, _NARROW) - _present(before_norm, _NARROW)) or (
             after_tokens - before_tokens
         )
         if narrower:
-            broad = _quote(_present(before_norm, _BROAD))
+            broad = _quote(_present(before_q, _BROAD))
             return f"its scope was narrowed ({broad} -> {_quote(narrower)})"
     # A list cut short: "chemical, biological or nuclear weapons" -> "nuclear weapons".
     listed = content_tokens(_EVEN_TAIL.sub("", before_norm))
