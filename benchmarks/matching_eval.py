@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from promptaudit import findings as k
 from promptaudit.audit import FileChange, audit
 from promptaudit.errors import FatalError
-from promptaudit.policy import default_policy, load_policy
+from promptaudit.policy_load import default_policy, load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -106,7 +106,7 @@ def init_policy_at_first_version(repo_dir: Path, first: str, workdir: Path) -> P
     """The policy `promptaudit init` proposes for the history's first version, as a file."""
     from promptaudit.gitwrite import run_git
     from promptaudit.init import init_policy
-    from promptaudit.policy import load_policy
+    from promptaudit.policy_load import load_policy
 
     checkout = workdir / "first-version"
     run_git(workdir, "clone", "-q", str(repo_dir), str(checkout))

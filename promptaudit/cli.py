@@ -140,13 +140,14 @@ def check(
 @_repo_option
 def policy(show_default: bool, check: bool, check_path: str | None, repo_path: str) -> int:
     """Print the built-in policy, or validate a policy file (PATH, or the repository's)."""
-    from promptaudit import policy as pol
+    from promptaudit.policy import POLICY_FILES
+    from promptaudit.policy_load import default_policy_text
 
     if show_default:
-        click.echo(pol.default_policy_text(), nl=False)
+        click.echo(default_policy_text(), nl=False)
         return EXIT_OK
     if check_path is None:
-        for name in pol.POLICY_FILES:
+        for name in POLICY_FILES:
             if os.path.exists(os.path.join(repo_path, name)):
                 check_path = os.path.join(repo_path, name)
                 break

@@ -22,7 +22,8 @@ from promptaudit import findings as k
 from promptaudit.errors import FatalError, GitError
 from promptaudit.git import Repository
 from promptaudit.gitwrite import run_git
-from promptaudit.policy import Guardrail, email_of, load_policy
+from promptaudit.policy import Guardrail, email_of
+from promptaudit.policy_load import load_policy
 from promptaudit.report import render
 from promptaudit.review import resolve_range, run_review
 

@@ -25,7 +25,8 @@ from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
 from promptaudit.git import RangeCommit
 from promptaudit.gitlog import LogCommit, LogFile, LogQuery, count_commits, log_stream
-from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
+from promptaudit.policy import POLICY_FILES, Policy
+from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.relevance import can_matter
 
 if TYPE_CHECKING:

@@ -28,7 +28,8 @@ from promptaudit.gitwrite import (
     delete_ref,
     init_repository,
 )
-from promptaudit.policy import POLICY_FILES, RESERVED_PREFIX, load_policy
+from promptaudit.policy import POLICY_FILES, RESERVED_PREFIX
+from promptaudit.policy_load import load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

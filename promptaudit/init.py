@@ -19,6 +19,7 @@ from promptaudit.clauses import HEADING, ITEM, Clause, clauses_of
 from promptaudit.errors import FatalError, GitError, PolicyError, PromptError
 from promptaudit.formats import decode
 from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Repository
+from promptaudit.globs import glob_to_regex
 from promptaudit.matching import (
     is_directive,
     matched_span,
@@ -34,10 +35,8 @@ from promptaudit.policy import (
     Globs,
     Guardrail,
     Policy,
-    default_policy,
-    glob_to_regex,
-    load_policy,
 )
+from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.similarity import content_tokens
 from promptaudit.text import normalize
 

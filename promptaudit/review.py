@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from promptaudit.errors import GitError, PolicyError, PromptError
 from promptaudit.findings import Finding, Review
 from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, RangeCommit, Repository
-from promptaudit.policy import POLICY_FILES, Policy, default_policy, load_policy
+from promptaudit.policy import POLICY_FILES, Policy
+from promptaudit.policy_load import default_policy, load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -15,7 +15,8 @@ from promptaudit.errors import FatalError
 from promptaudit.formats import decode
 from promptaudit.git import Repository
 from promptaudit.matching import satisfies, trips
-from promptaudit.policy import POLICY_FILES, Guardrail, Policy, default_policy, load_policy
+from promptaudit.policy import POLICY_FILES, Guardrail, Policy
+from promptaudit.policy_load import default_policy, load_policy
 
 
 @dataclass(frozen=True)

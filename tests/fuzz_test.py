@@ -22,7 +22,8 @@ from promptaudit.audit import FileChange, audit
 from promptaudit.clauses import Clause, clauses_of
 from promptaudit.errors import FatalError, PolicyError, PromptError
 from promptaudit.formats import decode, extract
-from promptaudit.policy import DEFAULT_PROMPT_KEYS, Policy, default_policy, load_policy
+from promptaudit.policy import DEFAULT_PROMPT_KEYS, Policy
+from promptaudit.policy_load import default_policy, load_policy
 
 FUZZ = settings(
     max_examples=200,

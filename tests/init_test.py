@@ -24,7 +24,8 @@ from promptaudit.init import (
     toml_string,
     verify,
 )
-from promptaudit.policy import Globs, default_policy, load_policy
+from promptaudit.policy import Globs
+from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.text import contains_phrase
 from tests.conftest import GitRepo
 

@@ -17,7 +17,8 @@ from promptaudit.matching import (
     similarity,
     trips,
 )
-from promptaudit.policy import Forbidden, Guardrail, Policy, default_policy, load_policy
+from promptaudit.policy import Forbidden, Guardrail, Policy
+from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.text import normalize
 
 POLICY = load_policy(

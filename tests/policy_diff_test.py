@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from promptaudit.findings import POLICY_WEAKENED, Finding
-from promptaudit.policy import Policy, load_policy
+from promptaudit.policy import Policy
 from promptaudit.policy_diff import policy_weakenings
+from promptaudit.policy_load import load_policy
 
 BASE = """\
 prompts = ["prompts/**/*.md", "agents/*.yaml"]

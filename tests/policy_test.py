@@ -7,18 +7,16 @@ import re
 import pytest
 
 from promptaudit.errors import PolicyError
+from promptaudit.globs import glob_to_regex
 from promptaudit.policy import (
     DEFAULT_PROMPT_KEYS,
     Forbidden,
     Globs,
     Guardrail,
     Policy,
-    default_policy,
-    default_policy_text,
     email_of,
-    glob_to_regex,
-    load_policy,
 )
+from promptaudit.policy_load import default_policy, default_policy_text, load_policy
 from promptaudit.text import contains_phrase, light, normalize
 
 SOURCE = "promptaudit.toml@3f1c0a9e2b41"

@@ -25,7 +25,7 @@ from promptaudit.audit import FileChange, audit
 from promptaudit.cli import main
 from promptaudit.findings import Finding
 from promptaudit.formats import decode
-from promptaudit.policy import default_policy, load_policy
+from promptaudit.policy_load import default_policy, load_policy
 from tests.conftest import GitRepo
 
 POLICY = load_policy(

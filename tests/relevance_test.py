@@ -10,7 +10,8 @@ import pytest
 from promptaudit.clauses import Clause, clauses_of
 from promptaudit.matching import reads_like_safety_rule, satisfies, trips
 from promptaudit.needles import Screen
-from promptaudit.policy import Policy, default_policy, load_policy
+from promptaudit.policy import Policy
+from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.relevance import _screen, can_matter
 
 DATA = Path(__file__).parent / "data"
