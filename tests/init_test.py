@@ -12,20 +12,17 @@ from promptaudit.audit import FileChange, audit
 from promptaudit.clauses import clauses_of
 from promptaudit.cli import main
 from promptaudit.errors import PolicyError
-from promptaudit.init import (
+from promptaudit.init import glob_literal, render_policy, toml_string, verify
+from promptaudit.policy import Globs
+from promptaudit.policy_load import default_policy, load_policy
+from promptaudit.propose import (
     BUILTIN_TOPICS,
     EXTRA_TOPICS,
     FileProposals,
     Ids,
     distinctive_phrase,
-    glob_literal,
     propose_file,
-    render_policy,
-    toml_string,
-    verify,
 )
-from promptaudit.policy import Globs
-from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.text import contains_phrase
 from tests.conftest import GitRepo
 
