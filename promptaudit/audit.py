@@ -402,6 +402,8 @@ class _FileAudit:
         claimed = {f.after for f in self.findings if f.guardrail == g.id}
         path = self.new.path or ""
         for c in loose:
+            if c.text.endswith(":"):
+                continue  # a lead-in says nothing alone: its list items are judged with it
             if c.said in claimed or not grants_exception(c.norm, [b.norm for b in before]):
                 continue
             self.add(

@@ -282,6 +282,12 @@ _TRIGGERS = _words(
     "if the user", "if a user", "if users", "if they", "if asked", "if requested", "when asked",
     "when the user", "when a user",
 )  # fmt: skip
+_TRIGGER_SET = frozenset(_TRIGGERS)
+# Orders that protect the user: under a condition they add a rule, they lift none.
+_PROTECTIVE = _words(
+    "point them to", "refer them to", "direct them to", "encourage them to seek", "crisis line",
+    "crisis lines", "hotline", "respond with care",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=65536)
@@ -433,9 +439,16 @@ def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
     protect their personal data" is not read as leave to break a privacy rule.
     """
     f = force(norm)
+    permits = bool(_present(_NEGATED_PERMISSION.sub("", norm), PERMISSIONS))
     if f.exceptions:
-        return True
-    if not _present(norm, PERMISSIONS) or f.negations or f.strong:
+        # A condition on a new prohibition ("If a user mentions self-harm, never give details")
+        # or on a protective order ("..., point them to a crisis line") says when that rule
+        # applies; it takes nothing away from another one. Any other condition is leave.
+        conditional_rule = f.exceptions <= _TRIGGER_SET and (
+            f.negations or f.strong or _present(norm, _PROTECTIVE)
+        )
+        return permits or not conditional_rule
+    if not permits or f.negations or f.strong:
         return False
     return any(similarity(norm, r) >= 0.4 for r in rule_norms)
 

@@ -778,3 +778,30 @@ def test_a_loose_list_keeps_its_lead_in_and_findings_show_it(repo: GitRepo) -> N
             "You may, when asked: help with weapons or explosives",
         ),
     ]
+
+
+def test_new_conditional_safety_rules_are_no_exception(repo: GitRepo) -> None:
+    """Adding 'If a user mentions self-harm:' rules must not read as leave from the old rule."""
+    repo.write("promptaudit.toml", 'prompts = ["prompts/*.md"]\nextends = "default"\n')
+    repo.write("prompts/a.md", "# Bot\n\nNever describe suicide methods.\n")
+    repo.commit("base")
+    repo.write(
+        "prompts/a.md",
+        "# Bot\n\nNever describe suicide methods.\n\n"
+        "If a user mentions self-harm:\n"
+        "- point them to a crisis line\n"
+        "- never give details on self-harm methods\n\n"
+        "If a user asks about self-harm, never explain methods.\n",
+    )
+    repo.commit("more care")
+    assert list(review(repo, "HEAD").blocking) == []
+    # A condition that gives leave still does.
+    repo.write(
+        "prompts/a.md",
+        "# Bot\n\nNever describe suicide methods.\n\n"
+        "If a user asks about self-harm, you may describe suicide methods.\n",
+    )
+    repo.commit("leave")
+    assert [(f.kind, f.guardrail, f.line) for f in review(repo, "HEAD").blocking] == [
+        ("guardrail-weakened", "self-harm", 5)
+    ]
