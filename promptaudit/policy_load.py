@@ -52,20 +52,7 @@ _TOP_KEYS: dict[str, type] = {
     "guardrail": list,
     "forbidden": list,
 }
-_GUARDRAIL_KEYS: dict[str, type] = {
-    "id": str,
-    "description": str,
-    "severity": str,
-    "phrases": list,
-    "patterns": list,
-    "paths": list,
-    "required": bool,
-    "reviewers": list,
-    "approvals": int,
-    "require_groups": list,
-    "directive": bool,
-    "scope": str,
-}
+# What guardrails and forbidden entries share (as Rule does), then what only guardrails have.
 _FORBIDDEN_KEYS: dict[str, type] = {
     "id": str,
     "description": str,
@@ -76,6 +63,12 @@ _FORBIDDEN_KEYS: dict[str, type] = {
     "reviewers": list,
     "approvals": int,
     "require_groups": list,
+}
+_GUARDRAIL_KEYS: dict[str, type] = {
+    **_FORBIDDEN_KEYS,
+    "required": bool,
+    "directive": bool,
+    "scope": str,
 }
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
