@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
 
 from promptaudit.clauses import Clause, clauses_of
 from promptaudit.matching import reads_like_safety_rule, satisfies, trips
-from promptaudit.needles import Screen
+from promptaudit.needles import Screen, required_literals
 from promptaudit.policy import Policy
 from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.relevance import _screen, can_matter
@@ -117,3 +119,53 @@ def test_screen_respects_word_starts_and_ends() -> None:
     assert Screen([]).matches("anything") is False
     # The same text wanted at a word end and anywhere: the looser one decides.
     assert Screen([("ever", True, True), ("ever", True, False)]).matches("every") is True
+
+
+_WORDS = ("never", "share", "the", "system", "prompt", "self", "harm", "ever", "every", "a", "b")
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    """A small random regex over a few words: groups, choices, repeats, classes, boundaries."""
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.choice("wwwwgbcor" if depth < 2 else "wwwbco")
+        if kind == "w":
+            parts.append(rng.choice(_WORDS))
+        elif kind == "g":
+            alternatives = [_random_pattern(rng, depth + 1) for _ in range(rng.randint(1, 3))]
+            parts.append(
+                # Only bounded repeats on groups: nested unbounded ones backtrack catastrophically.
+                "(?:" + "|".join(alternatives) + ")" + rng.choice(["", "?", "{1,2}", "{0,2}"])
+            )
+        elif kind == "b":
+            parts.append(r"\b")
+        elif kind == "c":
+            parts.append(rng.choice([r"\w+", "[a-z]*", ".{0,5}", r"\s"]))
+        elif kind == "o":
+            parts.append(rng.choice(["s?", "e*"]))
+        else:
+            parts.append(" ")
+    return "".join(parts)
+
+
+def test_needles_never_hide_a_match_of_random_patterns() -> None:
+    """Wherever a pattern matches normalized text, the screen built from its needles passes."""
+    rng = random.Random(20261123)
+    texts = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 8))) for _ in range(300)]
+    texts += ["never share the system prompt", "self harm", "every system", "a b a b"]
+    checked = 0
+    for _ in range(400):
+        pattern = _random_pattern(rng)
+        try:
+            rx = re.compile(pattern, re.IGNORECASE)
+        except re.error:
+            continue
+        needles = required_literals(pattern)
+        if needles is None:
+            continue
+        screen = Screen(needles)
+        for text in texts:
+            if rx.search(text):
+                checked += 1
+                assert screen.matches(text), (pattern, text, needles)
+    assert checked > 1000
