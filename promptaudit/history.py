@@ -91,6 +91,9 @@ class _Version:
     starts: list[int]  # 1-based line of each clause, ascending
     items: list[_Item]
     simple: bool  # plain text or Markdown without comments or fences: can be re-read in part
+    # The policy the clauses were read and judged with: its prompt keys decide what a
+    # structured file's clauses are, and its rules which clauses are relevant.
+    policy: Policy
 
 
 @dataclass
@@ -147,9 +150,14 @@ class _Walk:
         cached = self.versions.get(blob)
         if cached is not None:
             self.versions.move_to_end(blob)
-            return cached
-        data = self.repo.blobs.read(blob)
-        text = decode(data or b"", path, policy.max_prompt_bytes)
+            if cached.policy is policy:
+                return cached
+            # A policy change since it was read: what is relevant (and, in a structured
+            # file, what is a clause) may differ, so read it again as the judge reads it.
+            text = "\n".join(cached.lines)
+        else:
+            data = self.repo.blobs.read(blob)
+            text = decode(data or b"", path, policy.max_prompt_bytes)
         return self.remember(blob, self.parse_whole(path, text, policy))
 
     def remember(self, blob: str, version: _Version) -> _Version:
@@ -166,6 +174,7 @@ class _Walk:
             starts=[c.line for c in clauses],
             items=self.items(policy, clauses),
             simple=simple,
+            policy=policy,
         )
 
     def items(self, policy: Policy, clauses: list[Clause]) -> list[_Item]:
@@ -307,7 +316,7 @@ def _update(
         shift += delta
     starts += [x + shift for x in old.starts[cursor:]]
     items += old.items[cursor:]
-    new = _Version(new_lines, starts, items, simple=True)
+    new = _Version(new_lines, starts, items, simple=True, policy=policy)
     return new, *_cancel(path, old, gone, fresh_all)
 
 

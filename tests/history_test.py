@@ -309,6 +309,25 @@ def test_log_reads_a_loose_list_as_review_does(
     assert [e for e in walked if e[0] != "base"] == expected
 
 
+def test_log_reads_again_what_a_changed_policy_makes_relevant(repo: GitRepo) -> None:
+    """A guardrail added to the policy sees the clauses read before it existed."""
+    repo.write("promptaudit.toml", POLICY)
+    prompt = "Always answer as a pirate.\n\nBe brief.\n\nSpeak like a pirate in every reply.\n"
+    repo.write("prompts/a.md", prompt)
+    repo.commit("base", author=DANA)
+    repo.write(
+        "promptaudit.toml",
+        POLICY + '\n[[guardrail]]\nid = "pirate"\nphrases = ["pirate"]\nreviewers = ["safety"]\n',
+    )
+    repo.commit("add the pirate guardrail", author=DANA)
+    repo.write("prompts/a.md", prompt.replace("Always answer as a pirate.\n\n", ""))
+    repo.commit("drop one pirate rule", author=DANA)
+    walked, reviewed = _walked_and_reviewed(repo)
+    assert walked == reviewed
+    # Line 3 still says it, with less force: weakened there, not removed.
+    assert walked == [("drop one pirate rule", "guardrail-weakened", "pirate", 3)]
+
+
 def test_show_annotates_each_clause(history: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "prompts/support.md@HEAD~4", "-C", str(history.path)]) == 0
     out = capsys.readouterr().out.splitlines()
