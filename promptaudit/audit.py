@@ -544,12 +544,15 @@ def unmatched(old: Sequence[Clause], new: Sequence[Clause]) -> list[Clause]:
 
 def left_over(old_keys: Iterable[str], new: Sequence[T], key: Callable[[T], str]) -> list[T]:
     """The items of NEW whose key OLD_KEYS does not hold, each old key cancelling one item."""
-    left = Counter(old_keys)
+    left: dict[str, int] = {}
+    for name in old_keys:
+        left[name] = left.get(name, 0) + 1
     out = []
     for item in new:
         name = key(item)
-        if left[name] > 0:
-            left[name] -= 1
+        held = left.get(name, 0)
+        if held:
+            left[name] = held - 1
         else:
             out.append(item)
     return out

@@ -7,7 +7,6 @@ so re-wrapping a rule never changes its clauses.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,12 @@ if TYPE_CHECKING:
 HEADING, ITEM, SENTENCE = "heading", "item", "sentence"
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_ITEM = re.compile(r"^(\s*)(?:[-*+•▪◦‣]|\d{1,3}[.)]|[a-zA-Z][.)])\s+")
+_MARKER = r"(?:[-*+•▪◦‣]|\d{1,3}[.)]|[a-zA-Z][.)])"
+_ITEM = re.compile(rf"^(\s*){_MARKER}\s+")
+# The same over many lines joined, each line after a newline: a literal first character
+# makes the search fast, where a multi-line "^" is tried at every position.
+_ANY_ITEM = re.compile(rf"\n[^\S\n]*{_MARKER}[^\S\n]")
+_COLON_END = re.compile(r":\s*\n")
 _RULE = re.compile(r"^\s*(?:[-*_=]\s*){3,}$")
 _TAG_ONLY = re.compile(r"^\s*</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -106,7 +110,8 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
                 yield block.kind, text, spans, ""
                 lead = split_sentences(text)[-1][1] if text.rstrip().endswith(":") else ""
 
-    for raw in segment.text.split("\n"):
+    verbatim = segment.verbatim
+    for number, raw in enumerate(segment.text.split("\n"), segment.line):
         line_start = offset
         offset += len(raw) + 1
         if not in_fence and _PLAIN.match(raw):
@@ -114,9 +119,9 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             if block is None:
                 block = _Block(SENTENCE, [])
                 lead = ""
-            block.pieces.extend(_pieces(segment, line_start, raw))
+            block.pieces.extend(_pieces(segment, line_start, raw, number))
             continue
-        line = segment.line_of(line_start)
+        line = number if verbatim else segment.line_of(line_start)
         if _FENCE.match(raw):
             in_fence = not in_fence
             yield from flush()
@@ -147,13 +152,13 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
         item = _ITEM.match(raw)
         if item:
             yield from flush()
-            pieces = _pieces(segment, line_start + item.end(), raw[item.end() :])
+            pieces = _pieces(segment, line_start + item.end(), raw[item.end() :], line)
             block = _Block(ITEM, pieces, indent=len(item.group(1)))
             continue
         if block is None:
             block = _Block(SENTENCE, [])
             lead = ""
-        block.pieces.extend(_pieces(segment, line_start, raw))
+        block.pieces.extend(_pieces(segment, line_start, raw, line))
     yield from flush()
 
 
@@ -162,22 +167,34 @@ def starts_item(line: str) -> bool:
     return bool(_ITEM.match(line))
 
 
-def _pieces(segment: Segment, start: int, text: str) -> list[tuple[int, str]]:
+def holds_item(lines: Sequence[str]) -> bool:
+    """Does one of LINES open a list item? (One search, not one per line.)"""
+    return _ANY_ITEM.search("\n" + "\n".join(lines)) is not None
+
+
+def may_lead(lines: Sequence[str]) -> bool:
+    """Can a list item's lead-in flow out of LINES: a line ending with a colon, or an item?"""
+    text = "\n" + "\n".join(lines) + "\n"
+    return _COLON_END.search(text) is not None or _ANY_ITEM.search(text) is not None
+
+
+def _pieces(segment: Segment, start: int, text: str, line: int) -> list[tuple[int, str]]:
     """TEXT, found at offset START of the segment, as (source line, text) pieces.
 
-    A refolded YAML scalar holds several source lines on one line of text: splitting it at
-    the source lines lets a sentence that starts mid-way report the line it is written on.
+    In a verbatim segment the text is on LINE, its caller's count. A refolded YAML scalar
+    holds several source lines on one line of text: splitting it at the source lines lets a
+    sentence that starts mid-way report the line it is written on.
     """
     if segment.verbatim:
-        return [(segment.line_of(start), text)]
+        return [(line, text)]
     pieces: list[tuple[int, list[str]]] = []
     for m in _WORD.finditer(text):
-        line = segment.line_of(start + m.start())
-        if pieces and pieces[-1][0] == line:
+        at = segment.line_of(start + m.start())
+        if pieces and pieces[-1][0] == at:
             pieces[-1][1].append(m.group(0))
         else:
-            pieces.append((line, [m.group(0)]))
-    return [(line, " ".join(words)) for line, words in pieces]
+            pieces.append((at, [m.group(0)]))
+    return [(at, " ".join(words)) for at, words in pieces]
 
 
 def _heading_block(
@@ -214,20 +231,20 @@ def _full_word_before(text: str, stop: int) -> bool:
     return len(word) >= 4 and word.isalpha()
 
 
-def _line_at(spans: list[tuple[int, int]], offset: int) -> int:
-    """The line of the last span starting at or before OFFSET."""
-    i = bisect_right(spans, offset, key=lambda span: span[0])
-    return spans[max(i - 1, 0)][1]
-
-
 def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
     out: list[Clause] = []
     for segment in segments:
         for kind, text, spans, lead in _blocks(segment):
-            for offset, sentence in split_sentences(text) if kind != HEADING else [(0, text)]:
+            sentences = split_sentences(text) if kind != HEADING else [(0, text)]
+            # Offsets ascend, as the spans do: each sentence is on the line of the last span
+            # that starts at or before it.
+            at = 0
+            for offset, sentence in sentences:
+                while at + 1 < len(spans) and spans[at + 1][0] <= offset:
+                    at += 1
                 clause = Clause(
                     path,
-                    _line_at(spans, offset),
+                    spans[at][1],
                     sentence,
                     kind if offset == 0 else SENTENCE,
                     lead if offset == 0 else "",

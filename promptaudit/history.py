@@ -19,7 +19,14 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.audit import FileChange, audit, left_over
-from promptaudit.clauses import Clause, clauses_of, clauses_of_segments, starts_item
+from promptaudit.clauses import (
+    Clause,
+    clauses_of,
+    clauses_of_segments,
+    holds_item,
+    may_lead,
+    starts_item,
+)
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
@@ -213,27 +220,22 @@ def _paragraph(lines: list[str], first: int, last: int, added: list[str]) -> tup
     end = max(last, start)
     while end < len(lines) and lines[end].strip():
         end += 1
-    passes_on = _may_lead([*lines[start:end], *added])
+    passes_on = may_lead([*lines[start:end], *added])
     while passes_on:
         below = _after(lines, end)
         if below is None or not starts_item(lines[below[0]]):
             break
         end = below[1]
     # Only a region that holds a list item (before or after the edit) can take a lead-in.
-    takes = any(map(starts_item, [*lines[start:end], *added]))
+    takes = holds_item([*lines[start:end], *added])
     while takes:
         above = _before(lines, start)
-        if above is None or not _may_lead(lines[above[0] : above[1]]):
+        if above is None or not may_lead(lines[above[0] : above[1]]):
             break
         start = above[0]
         if not starts_item(lines[start]):
             break  # the lead-in starts here: nothing above reaches past it
     return start, end
-
-
-def _may_lead(body: Sequence[str]) -> bool:
-    """Can a lead-in flow out of these lines (a line ending with a colon, or a list item)?"""
-    return any(ln.rstrip().endswith(":") or starts_item(ln) for ln in body)
 
 
 def _before(lines: list[str], start: int) -> tuple[int, int] | None:
