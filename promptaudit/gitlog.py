@@ -157,17 +157,20 @@ def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:
     remaining_old = remaining_new = 0
     hunk: list[str] | None = None
     for raw_line in stream:
-        line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
         if remaining_old or remaining_new:
             # Inside a hunk: exactly the counted lines belong to it, whatever they look like.
-            if line.startswith("-") and remaining_old:
+            # Removed lines are only counted, never decoded.
+            sign = raw_line[:1]
+            if sign == b"-" and remaining_old:
                 remaining_old -= 1
                 continue
-            if line.startswith("+") and remaining_new:
+            if sign == b"+" and remaining_new:
                 assert hunk is not None
-                hunk.append(line[1:].rstrip("\r"))
+                added = raw_line[1:].rstrip(b"\n").rstrip(b"\r")
+                hunk.append(added.decode("utf-8", "surrogateescape"))
                 remaining_new -= 1
                 continue
+        line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
         if line.startswith(_COMMIT):
             if commit is not None:
                 yield commit

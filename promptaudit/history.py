@@ -15,21 +15,20 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.audit import FileChange, audit, left_over
 from promptaudit.clauses import (
     Clause,
-    clauses_of,
-    clauses_of_segments,
+    Part,
     holds_item,
     may_lead,
+    parts_of_segments,
     starts_item,
 )
 from promptaudit.errors import PolicyError
 from promptaudit.findings import Finding
-from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, format_of
+from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
 from promptaudit.git import RangeCommit
 from promptaudit.gitlog import LogCommit, LogFile, LogQuery, count_commits, log_stream
 from promptaudit.policy import POLICY_FILES, Policy
@@ -37,7 +36,7 @@ from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.relevance import can_matter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from promptaudit.git import Repository
 
@@ -110,7 +109,7 @@ class _Walk:
     versions: OrderedDict[str, _Version] = field(default_factory=OrderedDict)
     policies: dict[str | None, Policy] = field(default_factory=dict)
     policy_blob: dict[str, str | None] = field(default_factory=dict)
-    relevance: dict[tuple[int, str, str], bool] = field(default_factory=dict)
+    relevance: dict[tuple[int, str, str, str], bool] = field(default_factory=dict)
 
     # -- policies --------------------------------------------------------------------------
 
@@ -141,15 +140,17 @@ class _Walk:
             self.policy_blob[parent] = found[0] if found else None
         return self.policy_blob[parent]
 
-    def relevant(self, policy: Policy, clause: Clause) -> bool:
-        """can_matter, remembered by clause text (bounded): the same texts recur commit after commit."""
-        key = (id(policy), clause.text, clause.lead)
+    def item(self, policy: Policy, path: str, part: Part) -> _Item:
+        """The part with can_matter's answer, remembered by what the clause says (bounded):
+        the same texts recur commit after commit."""
+        key = (id(policy), part.text, part.kind, part.lead)
         hit = self.relevance.get(key)
         if hit is None:
             if len(self.relevance) >= _RELEVANCE_CACHE:
                 self.relevance.clear()
+            clause = Clause(path, part.line, part.text, part.kind, part.lead)
             hit = self.relevance[key] = can_matter(policy, clause)
-        return hit
+        return _Item(part.text, part.kind, part.lead, part.norm, hit)
 
     # -- file versions -----------------------------------------------------------------------
 
@@ -174,18 +175,15 @@ class _Walk:
         return version
 
     def parse_whole(self, path: str, text: str, policy: Policy) -> _Version:
-        clauses = clauses_of(path, text, policy.prompt_keys)
+        parts = list(parts_of_segments(extract(path, text, policy.prompt_keys)))
         simple = format_of(path) in (TEXT, MARKDOWN) and not any(m in text for m in _MARKERS)
         return _Version(
             lines=text.split("\n"),
-            starts=[c.line for c in clauses],
-            items=self.items(policy, clauses),
+            starts=[p.line for p in parts],
+            items=[self.item(policy, path, p) for p in parts],
             simple=simple,
             policy=policy,
         )
-
-    def items(self, policy: Policy, clauses: list[Clause]) -> list[_Item]:
-        return [_Item(c.text, c.kind, c.lead, c.norm, self.relevant(policy, c)) for c in clauses]
 
 
 def _clause(path: str, v: _Version, i: int) -> Clause:
@@ -285,8 +283,8 @@ def _regions(
 
 def _update(
     walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy
-) -> tuple[_Version, list[Clause], list[Clause]]:
-    """The new version, and the clauses that left and arrived (equal texts cancelled).
+) -> tuple[_Version, list[int], list[int]]:
+    """The new version, and which clauses left the old and arrived (equal texts cancelled).
 
     Each paragraph a hunk touches is read again; every other clause is carried forward with
     its line shifted by what the hunks above it added or removed.
@@ -295,12 +293,11 @@ def _update(
     added_text = [ln for _, _, added in f.hunks for ln in added]
     if not old.simple or any(m in ln for ln in added_text for m in _MARKERS):
         whole = walk.parse_whole(path, "\n".join(new_lines), policy)
-        came = [_clause(path, whole, i) for i in range(len(whole.items))]
-        return whole, *_cancel(path, old, range(len(old.items)), came)
+        return whole, *_cancel(old, range(len(old.items)), whole, range(len(whole.items)))
     starts: list[int] = []
     items: list[_Item] = []
     gone: list[int] = []
-    fresh_all: list[Clause] = []
+    fresh: list[int] = []
     shift = 0
     cursor = 0
     for start, end, delta in _regions(old.lines, f.hunks):
@@ -309,31 +306,31 @@ def _update(
         starts += [x + shift for x in old.starts[cursor:lo]]
         items += old.items[cursor:lo]
         region = "\n".join(new_lines[start + shift : end + shift + delta])
-        fresh = clauses_of_segments(path, [Segment(region, start + shift + 1)])
-        starts += [c.line for c in fresh]
-        items += walk.items(policy, fresh)
+        first = len(items)
+        for part in parts_of_segments([Segment(region, start + shift + 1)]):
+            starts.append(part.line)
+            items.append(walk.item(policy, path, part))
         gone += range(lo, hi)
-        fresh_all += fresh
+        fresh += range(first, len(items))
         cursor = hi
         shift += delta
     starts += [x + shift for x in old.starts[cursor:]]
     items += old.items[cursor:]
     new = _Version(new_lines, starts, items, simple=True, policy=policy)
-    return new, *_cancel(path, old, gone, fresh_all)
+    return new, *_cancel(old, gone, new, fresh)
 
 
 def _cancel(
-    path: str, old: _Version, gone: Iterable[int], came: list[Clause]
-) -> tuple[list[Clause], list[Clause]]:
-    """What really left and really arrived: a clause re-read unchanged cancels out.
+    old: _Version, gone: Sequence[int], new: _Version, came: Sequence[int]
+) -> tuple[list[int], list[int]]:
+    """Which clauses really left OLD and really arrived in NEW: one re-read unchanged cancels.
 
-    The same as audit.unmatched both ways, on the old clauses' remembered norms: a clause
-    object is built only for an old clause that really left.
+    The same as audit.unmatched both ways, on remembered norms, by index: clause objects are
+    built only for what really changed, and only when it can matter.
     """
-    indexes = list(gone)
-    arrived = left_over((old.items[i].norm for i in indexes), came, attrgetter("norm"))
-    departed = left_over((c.norm for c in came), indexes, lambda i: old.items[i].norm)
-    return [_clause(path, old, i) for i in departed], arrived
+    arrived = left_over((old.items[i].norm for i in gone), came, lambda j: new.items[j].norm)
+    departed = left_over((new.items[j].norm for j in came), gone, lambda i: old.items[i].norm)
+    return departed, arrived
 
 
 def _context(path: str, v: _Version) -> list[Clause]:
@@ -486,10 +483,14 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
     if simple_edit:
         path = f.new_path or ""
         old = w.version(f.old_blob or "", path, judge)
-        new, gone, came = _update(w, path, old, f, judge)
+        new, departed, arrived = _update(w, path, old, f, judge)
         w.remember(f.new_blob or "", new)
-        if not any(w.relevant(judge, c) for c in (*gone, *came)):
+        if not any(old.items[i].relevant for i in departed) and not any(
+            new.items[j].relevant for j in arrived
+        ):
             return []
+        gone = [_clause(path, old, i) for i in departed]
+        came = [_clause(path, new, j) for j in arrived]
         before = _merge(gone, _context(path, old))
         after = _merge(came, _context(path, new))
         # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
