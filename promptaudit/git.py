@@ -142,6 +142,9 @@ class Repository:
             "check the name with 'git rev-parse', or fetch it first",
         )
 
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.try_run("merge-base", "--is-ancestor", ancestor, descendant) is not None
+
     def head(self) -> str | None:
         """HEAD's commit id, or None in a repository with no commits yet."""
         out = self.try_run("rev-parse", "--verify", "--quiet", "HEAD^{commit}")

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from promptaudit.git import Repository
 
 _COMMIT = "\x1eC\x1f"
+_TRAILER = "Guardrail-Approved-by"
+_RESERVED = ".promptaudit/"
+_APPROVALS = ".promptaudit/approvals"
 _FORMAT = (
     "--format=%x1eC%x1f%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
     "%(trailers:key=Guardrail-Approved-by,valueonly=true,separator=%x1d)"
@@ -141,13 +144,71 @@ def _range(repo: Repository, since: str | None, until: str | None, args: list[st
         if sha:
             end = sha
         else:
-            args.append(f"--until={until}")
+            args.append(f"--until={_date(until, '--until')}")
     if since:
         sha = repo.commit_of(since)
         if sha:
             return f"{sha}..{end}"
-        args.append(f"--since={since}")
+        args.append(f"--since={_date(since, '--since')}")
     return end
+
+
+# Every word git's date parser reads as part of a date. git reads any other word as nothing
+# and an unreadable date as "now": a mistyped branch name would silently empty a retro-audit.
+_MONTHS = "jan feb mar apr may jun jul aug sep sept oct nov dec"
+_DAYS = "mon tue tues wed thu thur thurs fri sat sun"
+_DATE_WORDS = frozenset(
+    (
+        f"{_MONTHS} {_DAYS} january february march april june july august september october "
+        "november december monday tuesday wednesday thursday friday saturday sunday "
+        "second seconds minute minutes hour hours day days week weeks month months year years "
+        "fortnight fortnights ago yesterday today now noon midnight tea last this am pm at "
+        "t z utc gmt"
+    ).split()
+)
+
+
+def _date(value: str, option: str) -> str:
+    """VALUE, when git reads all of it as a date; otherwise a GitError (exit 2)."""
+    words = re.findall(r"[a-z]+", value.lower())
+    readable = bool(words or re.search(r"\d", value)) and all(w in _DATE_WORDS for w in words)
+    if not readable:
+        raise GitError(
+            f"{option} {value!r} is neither a revision nor a date",
+            "give a commit, branch or tag, or a date such as 2025-01-31 or '2 weeks ago'",
+        )
+    return value
+
+
+class ApprovalOnlyCommits:
+    """Commits up to END that only give approvals, oldest (by commit date) first.
+
+    A trailer in an otherwise empty commit, or a commit that adds signed approval records
+    and nothing outside `.promptaudit/`, approves changes made before it. The history walk
+    starts this query when a blocking event finds no approval in its own commit, and reads
+    it once the walk is done: git answers while the walk goes on.
+    """
+
+    def __init__(self, repo: Repository, end: str) -> None:
+        fmt = ["log", "--no-renames", "--name-only", "--format=%x1e%H %ct"]
+        self._procs = [
+            repo.popen(*fmt, "-i", f"--grep={_TRAILER}:", end, "--"),
+            repo.popen(*fmt, "--full-diff", end, "--", _APPROVALS),
+        ]
+
+    def result(self) -> list[str]:
+        found: dict[str, int] = {}
+        for proc in self._procs:
+            out, err = proc.communicate()
+            if proc.returncode != 0:
+                first = (err.decode("utf-8", "replace").strip().splitlines() or ["?"])[0]
+                raise GitError(f"git log failed: {first}", "")
+            for rec in out.decode("utf-8", "replace").split("\x1e")[1:]:
+                head, _, names = rec.partition("\n")
+                sha, when = head.split()
+                if all(p.startswith(_RESERVED) for p in names.split("\n") if p.strip()):
+                    found[sha] = int(when)
+        return sorted(found, key=found.__getitem__)
 
 
 def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:

@@ -26,11 +26,18 @@ from promptaudit.clauses import (
     parts_of_segments,
     starts_item,
 )
-from promptaudit.errors import PolicyError
+from promptaudit.errors import FatalError, PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
 from promptaudit.git import RangeCommit
-from promptaudit.gitlog import LogCommit, LogFile, LogQuery, count_commits, log_stream
+from promptaudit.gitlog import (
+    ApprovalOnlyCommits,
+    LogCommit,
+    LogFile,
+    LogQuery,
+    count_commits,
+    log_stream,
+)
 from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.relevance import can_matter
@@ -349,17 +356,36 @@ def walk(
     `while_git_starts` runs once git log is started, before its first commit arrives: git
     walks the whole range before it prints anything, and that wait can do useful work.
     """
+    if options.guardrail is not None:
+        _check_rule_id(repo, options.guardrail)
     w = _Walk(repo, options)
     names = _historical_names(repo, options.paths) if options.paths else None
+    end = (repo.commit_of(options.until) if options.until else None) or repo.head()
     stream = log_stream(repo, _query(repo, options))
     if while_git_starts is not None:
         while_git_starts()
+    judged: list[_Judged] = []
+    later: ApprovalOnlyCommits | None = None
     for n, commit in enumerate(stream, 1):
         if progress is not None:
             progress(n)
-        for event in _commit_events(w, commit):
-            if names is None or event.finding.path in names:
-                yield event
+        found = _judge_commit(w, commit)
+        if found is None:
+            continue
+        judged.append(found)
+        if later is None and end is not None and _waiting(found):
+            later = ApprovalOnlyCommits(repo, end)
+    if later is not None:
+        _weigh_later_approvals(repo, judged, later.result())
+    for j in judged:
+        c = j.commit
+        for finding in sorted(j.findings, key=Finding.sort_key):
+            if names is not None and finding.path not in names:
+                continue
+            event = Event(c.sha, c.date, f"{c.author_name} <{c.author_email}>", c.subject, finding)
+            if options.unapproved and not event.unapproved:
+                continue
+            yield event
 
 
 def count(repo: Repository, options: LogOptions) -> int | None:
@@ -374,6 +400,29 @@ def _query(repo: Repository, options: LogOptions) -> LogQuery:
         first_parent=options.first_parent,
         policy_paths=POLICY_FILES,
         prompt_globs=_walk_globs(repo, options),
+    )
+
+
+def _check_rule_id(repo: Repository, rule_id: str) -> None:
+    """A FatalError unless RULE_ID names a rule of the default policy or of any policy file
+    the history holds: a mistyped id would otherwise make `--unapproved` find nothing."""
+    known = {r.id for r in (*default_policy().guardrails, *default_policy().forbidden)}
+    if rule_id in known:
+        return
+    out = repo.try_run("log", "--raw", "--no-abbrev", "--format=", "HEAD", "--", *POLICY_FILES)
+    blobs = {line.split()[3] for line in (out or b"").decode().splitlines() if line[:1] == ":"}
+    for blob in blobs - {"0" * 40}:
+        data = repo.blobs.read(blob) or b""
+        try:
+            policy = load_policy(data.decode("utf-8-sig", "replace"), "promptaudit.toml")
+        except PolicyError:
+            continue
+        known |= {r.id for r in (*policy.guardrails, *policy.forbidden)}
+        if rule_id in known:
+            return
+    raise FatalError(
+        f"--guardrail {rule_id!r} names no guardrail or forbidden entry of any policy",
+        "known ids: " + ", ".join(sorted(known)),
     )
 
 
@@ -402,8 +451,22 @@ def _walk_globs(repo: Repository, options: LogOptions) -> tuple[str, ...]:
     return load_policy(data.decode("utf-8-sig"), "promptaudit.toml@HEAD").prompts
 
 
-def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
+@dataclass
+class _Judged:
+    """One commit's findings, with what judged them: the parent's policy, and the range
+    an approval given later is weighed over."""
+
+    commit: LogCommit
+    parent: str | None
+    judge: Policy
+    base_policy: Policy | None
+    findings: list[Finding]
+
+
+def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
     parent = c.parents[0] if c.parents else None
+    if parent is None and w.repo.shallow:
+        w.repo.parent(c.sha)  # a GitError when the clone cut this commit's parents off
     base_blob = w.parent_policy_blob(parent)
     policy_changed = [
         f for f in c.files if f.new_path in POLICY_FILES or f.old_path in POLICY_FILES
@@ -436,25 +499,66 @@ def _commit_events(w: _Walk, c: LogCommit) -> Iterator[Event]:
         )
         findings += policy_weakenings(judge, head_policy, paths)
     if not findings:
-        return
+        return None
     from promptaudit.review import judge_sets
 
     findings = judge_sets(w.repo, c.sha, judge, findings)
     findings = [f for f in findings if w.options.guardrail in (None, f.guardrail)]
+    base_policy = w.policy_for(base_blob) if base_blob else None
     if any(f.blocking for f in findings):
         from promptaudit.gather import weigh_approvals
         from promptaudit.review import ApprovalInput, Range
 
-        base_policy = w.policy_for(base_blob) if base_blob else None
         given = ApprovalInput(commits=_as_range(c) if len(c.parents) <= 1 else None)
         findings = weigh_approvals(
             w.repo, Range(parent, c.sha), judge, base_policy, findings, given
         )
-    for finding in sorted(findings, key=Finding.sort_key):
-        event = Event(c.sha, c.date, f"{c.author_name} <{c.author_email}>", c.subject, finding)
-        if w.options.unapproved and not event.unapproved:
-            continue
-        yield event
+    return _Judged(c, parent, judge, base_policy, findings)
+
+
+def _waiting(j: _Judged) -> bool:
+    return any(f.blocking and not f.approved for f in j.findings)
+
+
+def _weigh_later_approvals(repo: Repository, judged: list[_Judged], later: list[str]) -> None:
+    """Count approvals given after a change, in a commit that only approves.
+
+    The gates accept a push or a merge whose range holds the change and, after it, an
+    approval-only commit (an empty commit with the trailer, or one adding signed records).
+    Judged alone, the change would look unapproved; weighed over parent..approval, as the
+    gate weighed it, it is approved when the range still shows the finding as it was made
+    (the approver saw that change, not one edited or undone since) and the approval counts.
+    """
+    waiting = [j for j in judged if _waiting(j)]
+    if not waiting or not later:
+        return
+    from promptaudit.gather import weigh_approvals
+    from promptaudit.review import ApprovalInput, Range, run_review
+
+    for j in waiting:
+        for sha in later:
+            open_ = [f for f in j.findings if f.blocking and not f.approved]
+            if not open_:
+                break
+            if sha == j.commit.sha or not repo.is_ancestor(j.commit.sha, sha):
+                continue
+            seen = {
+                f.fingerprint for f in run_review(repo, Range(j.parent, sha), weigh=False).findings
+            }
+            open_ = [f for f in open_ if f.fingerprint in seen]
+            if not open_:
+                continue
+            weighed = weigh_approvals(
+                repo, Range(j.parent, sha), j.judge, j.base_policy, open_, ApprovalInput()
+            )
+            now = {
+                id(old): new.with_approvals(
+                    True, new.approved_by, (*new.approval_notes, f"approved later, in {sha[:12]}")
+                )
+                for old, new in zip(open_, weighed, strict=True)
+                if new.approved
+            }
+            j.findings = [now.get(id(f), f) for f in j.findings]
 
 
 def _as_range(c: LogCommit) -> tuple[RangeCommit, ...]:
