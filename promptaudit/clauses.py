@@ -167,6 +167,30 @@ def starts_item(line: str) -> bool:
     return bool(_ITEM.match(line))
 
 
+def lead_reach(lines: Sequence[str]) -> tuple[str, ...] | None:
+    """The last block of LINES that sets or stops a list item's lead-in, as its lines; None
+    when LINES hold only list items and blank lines, which let a lead-in pass.
+
+    Two versions of a region with the same answer leave the lists below it as they were.
+    """
+    last: tuple[str, ...] | None = None
+    current: list[str] = []
+    in_item = False
+    for raw in lines:
+        stripped = raw.strip()
+        if not stripped or _ITEM.match(raw):
+            in_item = bool(stripped)
+            if current:
+                last, current = tuple(current), []
+        elif _HEADING.match(raw) or _RULE.match(raw) or _TAG_ONLY.match(raw):
+            in_item = False
+            current = []
+            last = (stripped,)
+        elif not in_item:  # a line right under an item continues it
+            current.append(stripped)
+    return tuple(current) if current else last
+
+
 def holds_item(lines: Sequence[str]) -> bool:
     """Does one of LINES open a list item? (One search, not one per line.)"""
     return _ANY_ITEM.search("\n" + "\n".join(lines)) is not None

@@ -100,7 +100,8 @@ def log_stream(repo: Repository, query: LogQuery) -> Iterator[LogCommit]:
     # at no cost in speed for a walk that reads each blob once.
     args = ["-c", "core.quotepath=on", "-c", "core.deltaBaseCacheLimit=4m"]
     args += ["-c", "core.packedGitLimit=1m", "-c", "core.packedGitWindowSize=64k"]
-    args += ["log", "--reverse", "--raw", "--no-abbrev", "-p", "-U0"]
+    # Parents before children whatever the dates say: the walk reads each change on its parent.
+    args += ["log", "--reverse", "--date-order", "--raw", "--no-abbrev", "-p", "-U0"]
     args += ["-M", "--no-color", "--no-ext-diff", "--no-textconv", _FORMAT]
     args += ["--diff-merges=first-parent"] if query.first_parent else ["--diff-merges=off"]
     args += _selection(repo, query)
@@ -116,7 +117,9 @@ def count_commits(repo: Repository, query: LogQuery) -> int | None:
 
 def _selection(repo: Repository, query: LogQuery) -> list[str]:
     """The range, its date filters and the paths, as git log and git rev-list take them."""
-    args = ["--first-parent"] if query.first_parent else []
+    # --full-history: git's default simplification drops a side branch's commits when the
+    # merge leaves the file as main had it (a rule dropped and restored there, `merge -s ours`).
+    args = ["--first-parent"] if query.first_parent else ["--full-history"]
     rev = _range(repo, query.since, query.until, args)
     return [*args, rev, "--", *glob_pathspecs(query.prompt_globs), *query.policy_paths]
 

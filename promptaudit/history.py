@@ -13,6 +13,7 @@ grows and branches that diverge from one another are each read against their own
 from __future__ import annotations
 
 import bisect
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -22,6 +23,7 @@ from promptaudit.clauses import (
     Clause,
     Part,
     holds_item,
+    lead_reach,
     may_lead,
     parts_of_segments,
     starts_item,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 _CACHE_SIZE = 256
 _RELEVANCE_CACHE = 20_000
 _MARKERS = ("<!--", "-->", "```", "~~~")
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass(frozen=True)
@@ -170,10 +173,13 @@ class _Walk:
             # A policy change since it was read: what is relevant (and, in a structured
             # file, what is a clause) may differ, so read it again as the judge reads it.
             text = "\n".join(cached.lines)
+            in_lines = cached.simple
         else:
-            data = self.repo.blobs.read(blob)
-            text = decode(data or b"", path, policy.max_prompt_bytes)
-        return self.remember(blob, self.parse_whole(path, text, policy))
+            data = self.repo.blobs.read(blob) or b""
+            text = decode(data, path, policy.max_prompt_bytes)
+            # A carriage return alone breaks a line for the reader but not for git's hunks.
+            in_lines = _LONE_CR.search(data) is None
+        return self.remember(blob, self.parse_whole(path, text, policy, in_lines))
 
     def remember(self, blob: str, version: _Version) -> _Version:
         self.versions[blob] = version
@@ -181,9 +187,13 @@ class _Walk:
             self.versions.popitem(last=False)
         return version
 
-    def parse_whole(self, path: str, text: str, policy: Policy) -> _Version:
+    def parse_whole(self, path: str, text: str, policy: Policy, in_lines: bool) -> _Version:
         parts = list(parts_of_segments(extract(path, text, policy.prompt_keys)))
-        simple = format_of(path) in (TEXT, MARKDOWN) and not any(m in text for m in _MARKERS)
+        simple = (
+            in_lines
+            and format_of(path) in (TEXT, MARKDOWN)
+            and not any(m in text for m in _MARKERS)
+        )
         return _Version(
             lines=text.split("\n"),
             starts=[p.line for p in parts],
@@ -209,15 +219,22 @@ def _apply(lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]) -> lis
     return new
 
 
-def _paragraph(lines: list[str], first: int, last: int, added: list[str]) -> tuple[int, int]:
+def _paragraph(
+    lines: list[str],
+    first: int,
+    last: int,
+    added: list[str],
+    touched: Sequence[tuple[int, int]] = (),
+) -> tuple[int, int]:
     """Widen [first, last), which ADDED lines replace, to what must be read again with it.
 
     Clauses never span blank-line-separated paragraphs, but a list item's lead-in does: it
-    reaches the items of a loose list past blank lines. So, when the region can pass a lead-in
-    on (before or after the edit), the lists below are added; and when it then holds a list
-    item, the paragraphs above while a lead-in can flow from them (they end with a colon or
-    hold list items).
-    Lines outside the hunks are the same before and after the edit.
+    reaches the items of a loose list past blank lines, until prose, a heading, a rule or a
+    tag line stops it. When the edit changes what the region passes on (a new colon, a
+    deleted prose line), the lists right below are added; and when the region then holds a
+    list item, the paragraphs above while a lead-in can flow from them (they end with a colon
+    or hold list items), past a lead-in that some hunk of the commit (TOUCHED: old-line spans)
+    changes or deletes. Lines outside the hunks are the same before and after the edit.
     """
     start = min(first, len(lines))
     while start > 0 and lines[start - 1].strip():
@@ -225,11 +242,12 @@ def _paragraph(lines: list[str], first: int, last: int, added: list[str]) -> tup
     end = max(last, start)
     while end < len(lines) and lines[end].strip():
         end += 1
-    passes_on = may_lead([*lines[start:end], *added])
-    while passes_on:
+    new_region = [*lines[start:first], *added, *lines[last:end]]
+    while lead_reach(lines[start:end]) != lead_reach(new_region):
         below = _after(lines, end)
         if below is None or not starts_item(lines[below[0]]):
             break
+        new_region += lines[end : below[1]]  # both sides grow by the same unchanged lines
         end = below[1]
     # Only a region that holds a list item (before or after the edit) can take a lead-in.
     takes = holds_item([*lines[start:end], *added])
@@ -238,7 +256,8 @@ def _paragraph(lines: list[str], first: int, last: int, added: list[str]) -> tup
         if above is None or not may_lead(lines[above[0] : above[1]]):
             break
         start = above[0]
-        if not starts_item(lines[start]):
+        changed = any(a < above[1] and above[0] < max(b, a + 1) for a, b in touched)
+        if not starts_item(lines[start]) and not changed:
             break  # the lead-in starts here: nothing above reaches past it
     return start, end
 
@@ -273,14 +292,18 @@ def _regions(
     lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]
 ) -> list[tuple[int, int, int]]:
     """Old-text regions the hunks touch, merged where they meet: (start, end, delta)."""
+    touched = [
+        (at, at + count) for start, count, _ in hunks for at in [start if count == 0 else start - 1]
+    ]
     spans = []
-    for old_start, old_count, added in hunks:
-        at = old_start if old_count == 0 else old_start - 1
-        start, end = _paragraph(lines, at, at + old_count, added)
+    for (at, stop), (_, old_count, added) in zip(touched, hunks, strict=True):
+        start, end = _paragraph(lines, at, stop, added, touched)
         spans.append((start, end, len(added) - old_count))
     regions: list[list[int]] = []
     for start, end, delta in sorted(spans):
-        if regions and start <= regions[-1][1]:
+        # Regions apart only by blank lines are read together: a lead-in one of them gains
+        # or loses reaches into the other.
+        if regions and not any(ln.strip() for ln in lines[regions[-1][1] : start]):
             regions[-1][1] = max(regions[-1][1], end)
             regions[-1][2] += delta
         else:
@@ -294,13 +317,10 @@ def _update(
     """The new version, and which clauses left the old and arrived (equal texts cancelled).
 
     Each paragraph a hunk touches is read again; every other clause is carried forward with
-    its line shifted by what the hunks above it added or removed.
+    its line shifted by what the hunks above it added or removed. OLD is simple, and so is
+    what the hunks add (see _in_part).
     """
     new_lines = _apply(old.lines, f.hunks)
-    added_text = [ln for _, _, added in f.hunks for ln in added]
-    if not old.simple or any(m in ln for ln in added_text for m in _MARKERS):
-        whole = walk.parse_whole(path, "\n".join(new_lines), policy)
-        return whole, *_cancel(old, range(len(old.items)), whole, range(len(whole.items)))
     starts: list[int] = []
     items: list[_Item] = []
     gone: list[int] = []
@@ -407,19 +427,10 @@ def _check_rule_id(repo: Repository, rule_id: str) -> None:
     """A FatalError unless RULE_ID names a rule of the default policy or of any policy file
     the history holds: a mistyped id would otherwise make `--unapproved` find nothing."""
     known = {r.id for r in (*default_policy().guardrails, *default_policy().forbidden)}
+    for policy in _policy_history(repo, None)[0]:
+        known |= {r.id for r in (*policy.guardrails, *policy.forbidden)}
     if rule_id in known:
         return
-    out = repo.try_run("log", "--raw", "--no-abbrev", "--format=", "HEAD", "--", *POLICY_FILES)
-    blobs = {line.split()[3] for line in (out or b"").decode().splitlines() if line[:1] == ":"}
-    for blob in blobs - {"0" * 40}:
-        data = repo.blobs.read(blob) or b""
-        try:
-            policy = load_policy(data.decode("utf-8-sig", "replace"), "promptaudit.toml")
-        except PolicyError:
-            continue
-        known |= {r.id for r in (*policy.guardrails, *policy.forbidden)}
-        if rule_id in known:
-            return
     raise FatalError(
         f"--guardrail {rule_id!r} names no guardrail or forbidden entry of any policy",
         "known ids: " + ", ".join(sorted(known)),
@@ -439,16 +450,53 @@ def _historical_names(repo: Repository, paths: Sequence[str]) -> set[str]:
 
 
 def _walk_globs(repo: Repository, options: LogOptions) -> tuple[str, ...]:
-    """Which paths to ask git about: the prompt globs of the policy at HEAD (or the default)."""
-    head = repo.head()
-    blob = None
-    if head:
-        found = [b for name in POLICY_FILES if (b := repo.blob_at(head, name))]
-        blob = found[0] if found else None
-    if blob is None:
-        return default_policy().prompts
-    data = repo.blobs.read(blob) or b""
-    return load_policy(data.decode("utf-8-sig"), "promptaudit.toml@HEAD").prompts
+    """Which paths to ask git about: what any policy in the history calls a prompt.
+
+    Each commit is judged by its parent's policy, so a glob that HEAD's policy dropped still
+    decides what the older commits changed; and where no policy file was in force, the
+    built-in default's globs did. The files that decide who approves come along.
+    """
+    globs: dict[str, None] = {}
+    policies, default_in_force = _policy_history(repo, options.until)
+    if default_in_force:
+        policies.append(default_policy())
+    for policy in policies:
+        globs.update(dict.fromkeys(policy.prompts))
+        globs.update(dict.fromkeys(_approval_config(policy)))
+    return tuple(globs)
+
+
+def _policy_history(repo: Repository, until: str | None) -> tuple[list[Policy], bool]:
+    """Every valid version of the policy file up to UNTIL (or HEAD), and whether some commit
+    there had none (the built-in default judged it)."""
+    end = (repo.commit_of(until) if until else None) or "HEAD"
+    out = repo.try_run(
+        "log", "--full-history", "--raw", "--no-abbrev", "--format=%x1e%P", end, "--",
+        *POLICY_FILES,
+    )  # fmt: skip
+    blobs: dict[str, None] = {}
+    default_in_force = repo.head() is not None and not any(
+        repo.blob_at(end, name) for name in POLICY_FILES
+    )
+    for record in (out or b"").decode("utf-8", "replace").split("\x1e")[1:]:
+        parents, *raw = record.split("\n")
+        for line in raw:
+            if not line.startswith(":"):
+                continue
+            fields = line.split("\t")[0].split()
+            status, new_blob = fields[4][0], fields[3]
+            if status == "D" or (status == "A" and parents.strip()):
+                default_in_force = True  # before it was added, or after it was deleted
+            if new_blob != "0" * 40:
+                blobs[new_blob] = None
+    policies = []
+    for blob in blobs:
+        try:
+            data = repo.blobs.read(blob) or b""
+            policies.append(load_policy(data.decode("utf-8-sig"), "promptaudit.toml"))
+        except (PolicyError, UnicodeDecodeError):
+            continue  # a broken version fails where it judges, with its own message
+    return policies, default_in_force
 
 
 @dataclass
@@ -464,6 +512,10 @@ class _Judged:
 
 
 def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
+    if len(c.parents) > 1 and not w.options.first_parent:
+        # Each side's commits are judged on their own; git shows the merge without files, so
+        # the policy it leaves is read from the merge itself when a child asks for it.
+        return None
     parent = c.parents[0] if c.parents else None
     if parent is None and w.repo.shallow:
         w.repo.parent(c.sha)  # a GitError when the clone cut this commit's parents off
@@ -490,21 +542,14 @@ def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
     if whole:
         # Together, so that a deleted and an added file can pair up as a move, as in review.
         findings += audit(judge, whole)
-    if policy_changed and base_blob is not None:
-        from promptaudit.policy_diff import policy_weakenings
-
-        head_policy = w.policy_for(new_policy_blob) if new_policy_blob else None
-        paths = set(w.repo.list_files(c.sha)) | (
-            set(w.repo.list_files(parent)) if parent else set()
-        )
-        findings += policy_weakenings(judge, head_policy, paths)
+    base_policy = w.policy_for(base_blob) if base_blob else None
+    findings += _policy_changes(w, c, judge, base_policy, bool(policy_changed))
     if not findings:
         return None
     from promptaudit.review import judge_sets
 
     findings = judge_sets(w.repo, c.sha, judge, findings)
     findings = [f for f in findings if w.options.guardrail in (None, f.guardrail)]
-    base_policy = w.policy_for(base_blob) if base_blob else None
     if any(f.blocking for f in findings):
         from promptaudit.gather import weigh_approvals
         from promptaudit.review import ApprovalInput, Range
@@ -514,6 +559,30 @@ def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
             w.repo, Range(parent, c.sha), judge, base_policy, findings, given
         )
     return _Judged(c, parent, judge, base_policy, findings)
+
+
+def _policy_changes(
+    w: _Walk, c: LogCommit, judge: Policy, base_policy: Policy | None, policy_changed: bool
+) -> list[Finding]:
+    """What review finds in the policy and approval files: a laxer policy (first adoption
+    included), and edits to CODEOWNERS or allowed_signers."""
+    changed = {p for f in c.files for p in (f.old_path, f.new_path) if p}
+    if not policy_changed and not changed & _approval_config(judge):
+        return []
+    from promptaudit.review import Range, approval_file_findings, policy_findings
+
+    found = approval_file_findings(judge, base_policy, changed)
+    if policy_changed:
+        parent = c.parents[0] if c.parents else None
+        found += policy_findings(w.repo, Range(parent, c.sha), base_policy)
+    return found
+
+
+def _approval_config(policy: Policy) -> set[str]:
+    """The files that decide who approves: CODEOWNERS and the policy's allowed_signers."""
+    from promptaudit.codeowners import LOCATIONS
+
+    return {*LOCATIONS, *([policy.allowed_signers] if policy.allowed_signers else [])}
 
 
 def _waiting(j: _Judged) -> bool:
@@ -583,10 +652,10 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
             f"{f.new_path or f.old_path}: is a binary file, not a prompt",
             "exclude it from the prompts globs",
         )
-    simple_edit = old_in and new_in and f.old_path == f.new_path and f.hunks
-    if simple_edit:
+    edit = old_in and new_in and f.old_path == f.new_path and f.hunks
+    old = w.version(f.old_blob or "", f.old_path or "", judge) if edit else None
+    if old is not None and _in_part(old, f):
         path = f.new_path or ""
-        old = w.version(f.old_blob or "", path, judge)
         new, departed, arrived = _update(w, path, old, f, judge)
         w.remember(f.new_blob or "", new)
         if not any(old.items[i].relevant for i in departed) and not any(
@@ -599,17 +668,35 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
         after = _merge(came, _context(path, new))
         # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
         return _audit_clauses(judge, path, path, before, after)
-    # Added, deleted, renamed or mode-changed files: read both versions whole.
+    # Added, deleted, renamed or mode-changed files, and edits of files with comments or
+    # fences (what they hide is judged on the whole text, as review judges it): both whole.
     old_text = _text(w, f.old_blob, f.old_path, judge) if old_in else None
     new_text = _text(w, f.new_blob, f.new_path, judge) if new_in else None
     return FileChange(f.old_path, f.new_path, old_text, new_text)
 
 
-def _merge(changed: list[Clause], context: list[Clause]) -> list[Clause]:
-    seen = {(c.line, c.text) for c in changed}
-    return sorted(
-        [*changed, *(c for c in context if (c.line, c.text) not in seen)], key=lambda c: c.line
+def _in_part(old: _Version, f: LogFile) -> bool:
+    """Can this edit be read paragraph by paragraph: plain text or Markdown, before and
+    after, with no comment, fence or lone carriage return?"""
+    return old.simple and not any(
+        m in ln for _, _, added in f.hunks for ln in added for m in (*_MARKERS, "\r")
     )
+
+
+def _merge(changed: list[Clause], context: list[Clause]) -> list[Clause]:
+    """The changed clauses and the context, each clause once (two equal clauses twice)."""
+    left: dict[tuple[int, str, str], int] = {}
+    for c in changed:
+        key = (c.line, c.text, c.lead)
+        left[key] = left.get(key, 0) + 1
+    merged = list(changed)
+    for c in context:
+        key = (c.line, c.text, c.lead)
+        if left.get(key, 0):
+            left[key] -= 1
+        else:
+            merged.append(c)
+    return sorted(merged, key=lambda c: c.line)
 
 
 def _text(w: _Walk, blob: str | None, path: str | None, policy: Policy) -> str | None:

@@ -159,7 +159,7 @@ def run_review(
     policy_changed = any(c.old_path in POLICY_FILES or c.new_path in POLICY_FILES for c in changes)
     relevant = [c for c in changes if _touches_prompt(judge, c)]
     changed_paths = {p for c in changes for p in (c.old_path, c.new_path) if p}
-    approval_files = _approval_files(judge, base_policy, changed_paths)
+    approval_files = approval_file_findings(judge, base_policy, changed_paths)
     if not relevant and not approval_files and not policy_changed:
         return Review(rng.base or repo.empty_tree, rng.head, judge.source)
 
@@ -170,7 +170,7 @@ def run_review(
     file_changes = [_file_change(repo, judge, rng, c) for c in relevant]
     found: list[Finding] = audit(judge, file_changes)
     if policy_changed and policy_override is None:
-        found += _policy_findings(repo, rng, base_policy)
+        found += policy_findings(repo, rng, base_policy)
     found += approval_files
     found = _with_blobs(found, changes)
     found = judge_sets(repo, rng.head, judge, found)
@@ -221,7 +221,9 @@ def _with_blobs(found: list[Finding], changes: Sequence[Change]) -> list[Finding
     return [f.with_blobs(*blobs.get(f.path, (None, None))) for f in found]
 
 
-def _approval_files(judge: Policy, base_policy: Policy | None, changed: set[str]) -> list[Finding]:
+def approval_file_findings(
+    judge: Policy, base_policy: Policy | None, changed: set[str]
+) -> list[Finding]:
     """policy-weakened findings for edits to allowed_signers or CODEOWNERS (see policy_diff)."""
     if base_policy is None and not judge.is_default:
         return []  # first adoption: nothing was protected yet
@@ -279,7 +281,7 @@ def _prompt_text(
     return decode(data, path, policy.max_prompt_bytes)
 
 
-def _policy_findings(repo: Repository, rng: Range, base_policy: Policy | None) -> list[Finding]:
+def policy_findings(repo: Repository, rng: Range, base_policy: Policy | None) -> list[Finding]:
     from promptaudit.policy_diff import adoption_weakening, policy_weakenings
 
     try:
