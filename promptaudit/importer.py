@@ -28,7 +28,7 @@ from promptaudit.gitwrite import (
     delete_ref,
     init_repository,
 )
-from promptaudit.policy import POLICY_FILES, RESERVED_PREFIX
+from promptaudit.policy import POLICY_FILES, RESERVED_PREFIX, email_of
 from promptaudit.policy_load import default_policy, load_policy
 
 if TYPE_CHECKING:
@@ -364,9 +364,18 @@ def _author(rec: dict[str, Any], where: str) -> tuple[str, str]:
         name, email = name.split("@", 1)[0], name
     if email is not None and not isinstance(email, str):
         raise InputError(f"{where}: 'author_email' must be a string", hint)
-    email = (email or "").strip() or placeholder_email(name)
+    email = (email or "").strip()
     if any(c in "<>\n\r" for c in name + email):
         raise InputError(f"{where}: author {value!r} has '<', '>' or a line break", hint)
+    if not email:
+        return name, placeholder_email(name)
+    # Reviewers, approvals and the self-approval check all go by email: a malformed one
+    # would make the author someone nobody can name.
+    if email_of(email) is None:
+        raise InputError(
+            f"{where}: author email {email!r} is not an email address",
+            'write it as "Name <name@example.com>", or leave it out for a placeholder',
+        )
     return name, email
 
 

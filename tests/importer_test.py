@@ -410,6 +410,20 @@ BAD = [
         "date 'last week' is not an ISO 8601 date",
     ),
     ('{"path": "a.md", "text": "x", "date": "2025-01-01"}', "'author' is missing or empty"),
+    (
+        '{"path": "a.md", "text": "x", "date": "2025-01-01", "author": "A <not an email>"}',
+        "author email 'not an email' is not an email address",
+    ),
+    (
+        '{"path": "a.md", "text": "x", "date": "2025-01-01", "author_name": "A", '
+        '"author_email": "a.example.com"}',
+        "author email 'a.example.com' is not an email address",
+    ),
+    (
+        '{"path": "a.md", "text": "x", "date": "2025-01-01", '
+        '"author": {"name": "A", "email": "a@b c"}}',
+        "author email 'a@b c' is not an email address",
+    ),
     ('{"path": "a.md", "date": "2025-01-01", "author": "A"}', "no 'text' (or 'after') for a.md"),
     (
         '{"path": "a.md", "text": 3, "date": "2025-01-01", "author": "A"}',
@@ -555,3 +569,18 @@ def test_placeholder_email_is_stable_and_reserved(name: str, email: str) -> None
 )
 def test_trailer_joins_an_existing_trailer_block(message: str, expected: str) -> None:
     assert with_trailer(message, "K", "v") == expected
+
+
+def test_a_malformed_author_email_is_refused_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {"path": "a.md", "text": "x", "date": "2025-01-01", "author": "A <not an email>"}
+    source = write_jsonl(tmp_path / "h.jsonl", [record])
+    code, out, err = run(capsys, "import", str(source), "--into", str(tmp_path / "r"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"promptaudit: input error: {source}:1: author email 'not an email' is not an email "
+        "address\n"
+        'hint: write it as "Name <name@example.com>", or leave it out for a placeholder\n'
+    )
+    assert not (tmp_path / "r").exists()
