@@ -109,7 +109,7 @@ def test_round_trip_keeps_changes_authors_dates_and_messages(
     repo = GitRepo(target)
     head = repo.rev()
     assert out == (
-        f"imported 4 changes from {history} into {target}, branch master (4 new commits)\n"
+        f"imported 4 changes from {history} into {target}, branch main (4 new commits)\n"
         'added promptaudit.toml: extends = "default", the built-in prompt globs '
         "(they match every imported file)\n"
         f"audit one change: promptaudit review -C {target} {head[:12]}\n"
@@ -254,7 +254,7 @@ def test_rerun_adds_nothing_and_says_so(
     code, out, err = run(capsys, "import", str(history), "--into", str(target))
     assert (code, err) == (0, "")
     assert out == (
-        f"nothing to import: all 4 changes in {history} are already in {target} (branch master)\n"
+        f"nothing to import: all 4 changes in {history} are already in {target} (branch main)\n"
     )
     assert GitRepo(target).rev() == head
 
@@ -334,7 +334,7 @@ def test_a_record_whose_before_differs_gets_a_baseline_commit(
     )
     assert code == 0
     assert out.startswith(
-        f"imported 2 changes from {tmp_path / 'h.jsonl'} into {target}, branch master "
+        f"imported 2 changes from {tmp_path / 'h.jsonl'} into {target}, branch main "
         "(3 new commits, 1 of them baselines: see docs/import.md)\n"
     )
     repo = GitRepo(target)
@@ -509,6 +509,22 @@ def test_into_a_new_nested_folder_creates_the_repository(history: Path, tmp_path
     assert main(["import", str(history), "--into", str(target)]) == 0
     assert (target / ".git").is_dir()
     assert GitRepo(target).git("rev-list", "--count", "HEAD") == "4\n"
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new folder", "empty folder"])
+def test_a_new_repository_is_on_branch_main_whatever_git_defaults_to(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], existing: bool
+) -> None:
+    GitRepo(tmp_path).git("config", "--global", "init.defaultBranch", "trunk")
+    target = tmp_path / "r"
+    if existing:
+        target.mkdir()
+    code, out, _ = run(capsys, "import", str(history), "--into", str(target))
+    assert code == 0
+    assert out.startswith(f"imported 4 changes from {history} into {target}, branch main (")
+    repo = GitRepo(target)
+    assert repo.git("symbolic-ref", "HEAD") == "refs/heads/main\n"
+    assert repo.git("branch", "--format=%(refname:short)") == "main\n"
 
 
 def test_into_a_folder_that_is_not_a_repository_is_refused(
