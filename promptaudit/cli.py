@@ -101,8 +101,7 @@ def review(
 
         text = render(result, fmt, color=output is None and fmt == "table" and _color())
         if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            _write_output(output, text)
         elif not quiet:
             click.echo(text, nl=not text.endswith("\n"))
     return EXIT_BLOCKED if result.blocked else EXIT_OK
@@ -432,6 +431,36 @@ def _review(
     with Repository(repo_path) as repo:
         rng = resolve_range(repo, revisions, base=base, staged=staged)
         return run_review(repo, rng, policy_override=policy_path, approvals=given)
+
+
+def _write_output(path: str, text: str) -> None:
+    """Write a report to PATH; a path that cannot be written is the user's to fix, so it
+    gets one line with the cause and a hint, like any other user error."""
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except IsADirectoryError:
+        raise FatalError(
+            f"cannot write {path}: it is a directory",
+            f"name a file: -o {os.path.join(path, 'promptaudit-report.txt')}",
+        ) from None
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        raise FatalError(
+            f"cannot write {path}: no such directory",
+            (f"create {parent} first, or " if parent else "")
+            + "name a file in an existing directory",
+        ) from None
+    except NotADirectoryError:
+        raise FatalError(
+            f"cannot write {path}: a part of the path is a file, not a directory",
+            "name a file in an existing directory",
+        ) from None
+    except OSError as exc:
+        raise FatalError(
+            f"cannot write {path}: {(exc.strerror or type(exc).__name__).lower()}",
+            "check the path and that you may write there",
+        ) from None
 
 
 def _color() -> bool:
