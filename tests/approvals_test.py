@@ -426,3 +426,17 @@ def test_parse_expiry() -> None:
     )
     with pytest.raises(FatalError, match="neither a number of days nor a date"):
         parse_expiry("soon", now)
+
+
+@pytest.mark.parametrize("identity", ["", "not-an-email", "Alice <alice>", "alice@"])
+def test_review_refuses_an_approved_by_that_is_not_an_email(
+    gated: GitRepo, capsys: pytest.CaptureFixture[str], identity: str
+) -> None:
+    remove_minors(gated)
+    code = main(["review", "base..HEAD", "--approved-by", identity, "-C", str(gated.path)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"promptaudit: error: --approved-by {identity!r} is not an email address\n"
+        'hint: write --approved-by name@example.com or --approved-by "Name <name@example.com>"\n'
+    )
