@@ -20,18 +20,29 @@ from promptaudit.signing import make_record, record_name, sign
 
 
 def parse_expiry(text: str, now: dt.datetime) -> dt.datetime:
-    """`30` or `30d` days from now, or the end of a `YYYY-MM-DD` day (UTC)."""
+    """`30` or `30d` days from now, or the end of a `YYYY-MM-DD` day (UTC); in the future.
+
+    An approval that expires on signing counts for nothing, so a past date (or `0d`) is
+    refused rather than written.
+    """
+    later = f"--expires 30d or --expires {(now + dt.timedelta(days=30)):%Y-%m-%d}"
     m = re.fullmatch(r"(\d+)d?", text.strip())
     if m:
-        return now + dt.timedelta(days=int(m.group(1)))
-    try:
-        day = dt.date.fromisoformat(text.strip())
-    except ValueError:
+        when = now + dt.timedelta(days=int(m.group(1)))
+    else:
+        try:
+            day = dt.date.fromisoformat(text.strip())
+        except ValueError:
+            raise FatalError(
+                f"--expires {text!r} is neither a number of days nor a date", f"write {later}"
+            ) from None
+        when = dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.timezone.utc)
+    if when <= now:
         raise FatalError(
-            f"--expires {text!r} is neither a number of days nor a date",
-            "write --expires 30d or --expires 2027-01-31",
-        ) from None
-    return dt.datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=dt.timezone.utc)
+            f"--expires {text!r} is not in the future: the approval would never count",
+            f"give a number of days above 0, or a later date: {later}",
+        )
+    return when
 
 
 def approve_change(
@@ -45,6 +56,7 @@ def approve_change(
 ) -> list[str]:
     """Write and sign the approval record; returns the lines to show the reviewer."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    until = parse_expiry(expires, now) if expires else None
     with Repository(repo_path) as repo:
         if repo.bare:
             raise FatalError("approve needs a working tree", "run it in a clone of the repository")
@@ -79,9 +91,7 @@ def approve_change(
             + (f" ({len(refused)} blocking finding(s) need other reviewers)" if refused else ""),
             "check the range, and who may approve: promptaudit review",
         )
-    record = make_record(
-        reviewer, mine, now=now, expires=parse_expiry(expires, now) if expires else None
-    )
+    record = make_record(reviewer, mine, now=now, expires=until)
     rel = record_name(record, reviewer)
     path = os.path.join(root, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)

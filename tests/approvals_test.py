@@ -424,8 +424,52 @@ def test_parse_expiry() -> None:
     assert parse_expiry("2026-03-01", now) == dt.datetime(
         2026, 3, 1, 23, 59, 59, tzinfo=dt.timezone.utc
     )
+    assert parse_expiry("2026-01-01", now) == dt.datetime(  # the end of today
+        2026, 1, 1, 23, 59, 59, tzinfo=dt.timezone.utc
+    )
     with pytest.raises(FatalError, match="neither a number of days nor a date"):
         parse_expiry("soon", now)
+
+
+@pytest.mark.parametrize("text", ["2020-01-01", "2025-12-31", "0d", "0"])
+def test_an_expiry_that_is_not_in_the_future_is_refused(text: str) -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    with pytest.raises(FatalError) as excinfo:
+        parse_expiry(text, now)
+    assert (excinfo.value.message, excinfo.value.hint) == (
+        f"--expires {text!r} is not in the future: the approval would never count",
+        "give a number of days above 0, or a later date: --expires 30d or --expires 2026-01-31",
+    )
+
+
+def approve_cli(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    repo.git("config", "user.email", "alice@example.com")
+    code = main(["approve", "base..HEAD", *args, "-C", str(repo.path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("expires", ["2020-01-01", "0d"])
+def test_approve_with_an_expiry_in_the_past_writes_nothing(
+    gated: GitRepo,
+    keys: dict[str, tuple[Path, str]],
+    capsys: pytest.CaptureFixture[str],
+    expires: str,
+) -> None:
+    remove_minors(gated)
+    code, out, err = approve_cli(
+        gated, capsys, "--expires", expires, "--key", str(keys["alice"][0])
+    )
+    assert (code, out) == (2, "")
+    cause, hint = err.splitlines()
+    assert cause == (
+        f"promptaudit: error: --expires {expires!r} is not in the future: "
+        "the approval would never count"
+    )
+    assert hint.startswith("hint: give a number of days above 0, or a later date: ")
+    assert gated.git("status", "--porcelain", "--untracked-files=all") == ""
 
 
 @pytest.mark.parametrize("identity", ["", "not-an-email", "Alice <alice>", "alice@"])
