@@ -8,6 +8,7 @@ commit, no history rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -73,6 +74,12 @@ def approve_change(
                 "no SSH signing key to sign the approval with",
                 "pass --key ~/.ssh/id_ed25519, or: git config user.signingkey ~/.ssh/id_ed25519",
             )
+        key_hint = (
+            "check the --key path (an SSH private key, or a public key whose private key is in"
+            " ssh-agent)"
+            if key
+            else "check git config user.signingkey, or pass --key ~/.ssh/id_ed25519"
+        )
         signing_key = os.path.expanduser(signing_key.removeprefix("key::"))
         rng = resolve_range(repo, revisions, base=base)
         result = run_review(repo, rng, approvals=ApprovalInput(approved_by=(reviewer,)))
@@ -93,14 +100,32 @@ def approve_change(
         )
     record = make_record(reviewer, mine, now=now, expires=until)
     rel = record_name(record, reviewer)
-    path = os.path.join(root, rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.write(record)
-    sig = sign(path, signing_key)
+    signature = sign(record, signing_key, hint=key_hint)
+    _write_approval(root, rel, record, signature)
     lines += [f"approved {f.path}:{f.line} {f.kind} {f.guardrail or ''}" for f in mine]
     lines += [
-        f"wrote {rel} and {os.path.relpath(sig, root)}",
+        f"wrote {rel} and {rel}.sig",
         f"commit them with the change: git add {os.path.dirname(rel)} && git commit",
     ]
     return lines
+
+
+def _write_approval(root: str, rel: str, record: bytes, signature: bytes) -> None:
+    """Write the record and its signature, both or neither: a record without its signature
+    is an approval that never counts, waiting to be committed by mistake."""
+    path = os.path.join(root, rel)
+    written: list[str] = []
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        for target, data in ((path, record), (path + ".sig", signature)):
+            with open(target, "wb") as fh:
+                written.append(target)
+                fh.write(data)
+    except OSError as exc:
+        for target in written:
+            with contextlib.suppress(OSError):
+                os.remove(target)
+        raise FatalError(
+            f"cannot write {rel}: {exc.strerror or type(exc).__name__}",
+            f"check that {os.path.dirname(rel)} can be written in the working tree",
+        ) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -451,6 +452,23 @@ def approve_cli(
     return code, out, err
 
 
+def test_approve_with_a_key_that_cannot_sign_writes_nothing(
+    gated: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    remove_minors(gated)
+    code, out, err = approve_cli(gated, capsys, "--key", str(tmp_path / "nonexistent"))
+    assert (code, out) == (2, "")
+    cause, hint = err.splitlines()
+    assert cause.startswith("promptaudit: error: ssh-keygen could not sign the approval: ")
+    assert str(tmp_path / "nonexistent") in cause
+    assert hint == (
+        "hint: check the --key path (an SSH private key, or a public key whose private key is "
+        "in ssh-agent)"
+    )
+    assert not (gated.path / ".promptaudit" / "approvals").exists()
+    assert gated.git("status", "--porcelain", "--untracked-files=all") == ""
+
+
 @pytest.mark.parametrize("expires", ["2020-01-01", "0d"])
 def test_approve_with_an_expiry_in_the_past_writes_nothing(
     gated: GitRepo,
@@ -470,6 +488,24 @@ def test_approve_with_an_expiry_in_the_past_writes_nothing(
     )
     assert hint.startswith("hint: give a number of days above 0, or a later date: ")
     assert gated.git("status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_approve_where_the_record_cannot_be_written_writes_nothing(
+    gated: GitRepo, keys: dict[str, tuple[Path, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    remove_minors(gated)
+    gated.write(".promptaudit/approvals", "a file where the folder should be\n")
+    code, out, err = approve_cli(gated, capsys, "--key", str(keys["alice"][0]))
+    assert (code, out) == (2, "")
+    assert re.fullmatch(
+        r"promptaudit: error: cannot write \.promptaudit/approvals/alice-[0-9a-f]{12}\.json: "
+        r"File exists\n"
+        r"hint: check that \.promptaudit/approvals can be written in the working tree\n",
+        err,
+    )
+    assert gated.git("status", "--porcelain", "--untracked-files=all") == (
+        "?? .promptaudit/approvals\n"
+    )
 
 
 @pytest.mark.parametrize("identity", ["", "not-an-email", "Alice <alice>", "alice@"])
