@@ -138,29 +138,22 @@ def check(
 @click.argument("check_path", required=False, metavar="[PATH]")
 @_repo_option
 def policy(show_default: bool, check: bool, check_path: str | None, repo_path: str) -> int:
-    """Print the built-in policy, or validate a policy file (PATH, or the repository's)."""
-    from promptaudit.policy import POLICY_FILES
+    """Print the built-in policy, or validate a policy file (PATH, or the repository's).
+
+    Exit codes: 0 the policy is valid, 2 it is not (the first problem, with a hint).
+    """
     from promptaudit.policy_load import default_policy_text
 
     if show_default:
         click.echo(default_policy_text(), nl=False)
         return EXIT_OK
-    if check_path is None:
-        for name in POLICY_FILES:
-            if os.path.exists(os.path.join(repo_path, name)):
-                check_path = os.path.join(repo_path, name)
-                break
-        else:
-            raise FatalError(
-                "no promptaudit.toml here",
-                "create one, or start from: promptaudit policy --default",
-            )
-    from promptaudit.review import load_policy_file
+    from promptaudit.policy_check import check_policy
 
-    loaded = load_policy_file(check_path)
+    checked = check_policy(repo_path, check_path)
+    loaded = checked.policy
     click.echo(
-        f"{check_path}: ok ({len(loaded.guardrails)} guardrails, {len(loaded.forbidden)} forbidden, "
-        f"block_at = {loaded.block_at})"
+        f"{checked.path}: ok ({len(loaded.guardrails)} guardrails, {len(loaded.forbidden)} "
+        f"forbidden, block_at = {loaded.block_at})"
     )
     return EXIT_OK
 

@@ -108,14 +108,13 @@ def _policy_at(repo: Repository, rev: str | None) -> Policy | None:
     return load_policy(text, f"{name}@{where}", path=name)
 
 
-def load_policy_file(path: str) -> Policy:
+def load_policy_file(path: str, *, hint: str = "check the --policy path") -> Policy:
+    """The policy in the file PATH; HINT is what to tell a user when it cannot be read."""
     try:
         with open(path, encoding="utf-8-sig") as fh:
             text = fh.read()
     except OSError as exc:
-        raise PolicyError(
-            f"cannot read policy {path}: {exc.strerror}", "check the --policy path"
-        ) from None
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror}", hint) from None
     except UnicodeDecodeError:
         raise PolicyError(f"policy {path} is not UTF-8", "re-save it as UTF-8") from None
     return load_policy(text, path, path=os.path.basename(path))
