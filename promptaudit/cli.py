@@ -145,6 +145,10 @@ def policy(show_default: bool, check: bool, check_path: str | None, repo_path: s
     from promptaudit.policy_load import default_policy_text
 
     if show_default:
+        if check or check_path:
+            raise click.UsageError(
+                "--default prints the built-in policy; it takes no --check or PATH"
+            )
         click.echo(default_policy_text(), nl=False)
         return EXIT_OK
     from promptaudit.policy_check import check_policy

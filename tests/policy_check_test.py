@@ -117,6 +117,19 @@ def test_semantic_matching_without_the_extra_fails_as_review_does(
     )
 
 
+@pytest.mark.parametrize(
+    "args", [["--default", "--check"], ["--default", "promptaudit.toml"]], ids=" ".join
+)
+def test_default_with_check_or_a_path_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    code, out, err = run(capsys, "policy", *args, "-C", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert err.endswith(
+        "\nError: --default prints the built-in policy; it takes no --check or PATH\n"
+    )
+
+
 def test_a_missing_file_hints_at_the_path_not_at_an_option_it_does_not_have(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
