@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from promptaudit.report import excerpt, md_cell, status_of, terminal_safe
+from promptaudit.report import before_after, excerpt, md_cell, status_of, terminal_safe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,8 +54,7 @@ def render_log(events: Sequence[Event], fmt: str) -> str:
             details += [
                 "",
                 f"{e.commit[:12]} {e.finding.kind} [{e.finding.guardrail or '-'}] {terminal_safe(e.subject)}",
-                "  - before: " + excerpt(e.finding.before),
-                "  + after: " + excerpt(e.finding.after),
+                *before_after(e.finding, "  "),
             ]
             if e.finding.approved_by:
                 details.append("  approved by: " + terminal_safe(", ".join(e.finding.approved_by)))
