@@ -292,7 +292,32 @@ def test_signed_approval_round_trip(gated: GitRepo, keys: dict[str, tuple[Path, 
     assert "line" not in data["findings"][0]
     gated.commit("add the approval", author=DANA)
     f = minors(review(gated))
-    assert (f.approved, f.approved_by) == (True, ("alice@example.com",))
+    assert (f.approved, f.approved_by) == (True, (ALICE,))
+
+
+def test_an_approver_reads_the_same_whether_signed_or_by_trailer(
+    gated: GitRepo, keys: dict[str, tuple[Path, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signed record knows only an email: the policy's `Name <email>` is shown for both."""
+    remove_minors(gated)
+    sign_as(gated, "alice", keys)
+    gated.commit("add the approval", author=DANA)
+    gated.git("tag", "signed")
+    gated.git("reset", "-q", "--hard", "HEAD~1")
+    gated.commit("approve\n\nGuardrail-Approved-by: A. Reviewer <Alice@Example.com>\n", author=BOB)
+    rows = []
+    for spec in ("base..signed", "base..HEAD"):
+        assert main(["review", spec, "-C", str(gated.path)]) == 0
+        table = capsys.readouterr().out
+        rows.append(next(line for line in table.splitlines() if " minors " in line))
+    assert (
+        rows
+        == [
+            "critical    guardrail-removed  minors       prompts/a.md:3  "
+            "approved by Alice Reviewer <alice@example.com>"
+        ]
+        * 2
+    )
 
 
 def test_approve_skips_what_the_reviewer_may_not_approve(
