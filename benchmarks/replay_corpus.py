@@ -9,8 +9,8 @@ Each JSON-lines history under the corpus folder (default: ../shared/corpus next 
 repository) is imported with `promptaudit import` into a temporary repository, and every
 imported change is reviewed against its parent, as `promptaudit review REV` would. The
 baseline commits an import adds are not changes of the source and are not audited. Without
-`--policy` the judge is the imported `promptaudit.toml`: the built-in default policy over
-exactly the imported files. Nothing here touches the network.
+`--policy` the judge is the imported `promptaudit.toml`: the built-in default policy, with
+every imported file among its prompts. Nothing here touches the network.
 """
 
 from __future__ import annotations

@@ -113,6 +113,15 @@ def _emails(identities: Iterable[str]) -> frozenset[str]:
     return frozenset(e for e in (email_of(i) for i in identities) if e)
 
 
+def _named(identities: Iterable[str]) -> dict[str, str]:
+    """Email -> `Name <email>` for the reviewers the policy names with a name.
+
+    A signed record knows only an email, a trailer gives `Name <email>`: an approver is shown
+    as the policy names them, so one person reads the same whichever way they approved.
+    """
+    return {e: i.strip() for i in identities if "<" in i and (e := email_of(i))}
+
+
 def decide(
     finding: Finding,
     requirement: Requirement,
@@ -123,6 +132,7 @@ def decide(
 ) -> Decision:
     """Does FINDING have the approvals it needs? Every approval that did not count says why."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    named = _named(requirement.display)
     counted: dict[str, str] = {}
     notes: list[str] = []
     label = f"'{finding.guardrail}'" if finding.guardrail else "this change"
@@ -153,7 +163,7 @@ def decide(
         if requirement.allowed and a.email not in requirement.allowed:
             notes.append(f"{who} ({a.source}): not allowed to approve {label}")
             continue
-        counted.setdefault(a.email, who)
+        counted.setdefault(a.email, named.get(a.email) or who)
     groups_ok = all(counted.keys() & members for _, members in requirement.groups)
     missing = [name for name, members in requirement.groups if not counted.keys() & members]
     if counted and missing and len(requirement.groups) > 1:

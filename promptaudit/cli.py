@@ -101,8 +101,7 @@ def review(
 
         text = render(result, fmt, color=output is None and fmt == "table" and _color())
         if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            _write_output(output, text)
         elif not quiet:
             click.echo(text, nl=not text.endswith("\n"))
     return EXIT_BLOCKED if result.blocked else EXIT_OK
@@ -139,29 +138,26 @@ def check(
 @click.argument("check_path", required=False, metavar="[PATH]")
 @_repo_option
 def policy(show_default: bool, check: bool, check_path: str | None, repo_path: str) -> int:
-    """Print the built-in policy, or validate a policy file (PATH, or the repository's)."""
-    from promptaudit.policy import POLICY_FILES
+    """Print the built-in policy, or validate a policy file (PATH, or the repository's).
+
+    Exit codes: 0 the policy is valid, 2 it is not (the first problem, with a hint).
+    """
     from promptaudit.policy_load import default_policy_text
 
     if show_default:
+        if check or check_path:
+            raise click.UsageError(
+                "--default prints the built-in policy; it takes no --check or PATH"
+            )
         click.echo(default_policy_text(), nl=False)
         return EXIT_OK
-    if check_path is None:
-        for name in POLICY_FILES:
-            if os.path.exists(os.path.join(repo_path, name)):
-                check_path = os.path.join(repo_path, name)
-                break
-        else:
-            raise FatalError(
-                "no promptaudit.toml here",
-                "create one, or start from: promptaudit policy --default",
-            )
-    from promptaudit.review import load_policy_file
+    from promptaudit.policy_check import check_policy
 
-    loaded = load_policy_file(check_path)
+    checked = check_policy(repo_path, check_path)
+    loaded = checked.policy
     click.echo(
-        f"{check_path}: ok ({len(loaded.guardrails)} guardrails, {len(loaded.forbidden)} forbidden, "
-        f"block_at = {loaded.block_at})"
+        f"{checked.path}: ok ({len(loaded.guardrails)} guardrails, {len(loaded.forbidden)} "
+        f"forbidden, block_at = {loaded.block_at})"
     )
     return EXIT_OK
 
@@ -432,6 +428,36 @@ def _review(
     with Repository(repo_path) as repo:
         rng = resolve_range(repo, revisions, base=base, staged=staged)
         return run_review(repo, rng, policy_override=policy_path, approvals=given)
+
+
+def _write_output(path: str, text: str) -> None:
+    """Write a report to PATH; a path that cannot be written is the user's to fix, so it
+    gets one line with the cause and a hint, like any other user error."""
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except IsADirectoryError:
+        raise FatalError(
+            f"cannot write {path}: it is a directory",
+            f"name a file: -o {os.path.join(path, 'promptaudit-report.txt')}",
+        ) from None
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        raise FatalError(
+            f"cannot write {path}: no such directory",
+            (f"create {parent} first, or " if parent else "")
+            + "name a file in an existing directory",
+        ) from None
+    except NotADirectoryError:
+        raise FatalError(
+            f"cannot write {path}: a part of the path is a file, not a directory",
+            "name a file in an existing directory",
+        ) from None
+    except OSError as exc:
+        raise FatalError(
+            f"cannot write {path}: {(exc.strerror or type(exc).__name__).lower()}",
+            "check the path and that you may write there",
+        ) from None
 
 
 def _color() -> bool:

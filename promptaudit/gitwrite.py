@@ -52,9 +52,15 @@ _REPO_VARS = frozenset(
 )
 
 
-def init_repository(path: str | os.PathLike[str]) -> None:
-    """Create an empty repository at PATH (a new or empty folder)."""
+def init_repository(path: str | os.PathLike[str], branch: str = "main") -> None:
+    """Create an empty repository at PATH (a new or empty folder), on BRANCH.
+
+    The branch is named here, not left to the user's init.defaultBranch, so that the same
+    import gives the same repository on every machine. `symbolic-ref` rather than
+    `init -b`: git before 2.28 has no -b.
+    """
     run_git(path, "init", "-q")
+    run_git(path, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
 
 
 @dataclass(frozen=True)

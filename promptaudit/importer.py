@@ -28,8 +28,8 @@ from promptaudit.gitwrite import (
     delete_ref,
     init_repository,
 )
-from promptaudit.policy import POLICY_FILES, RESERVED_PREFIX
-from promptaudit.policy_load import load_policy
+from promptaudit.policy import POLICY_FILES, RESERVED_PREFIX, email_of
+from promptaudit.policy_load import default_policy, load_policy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,6 +87,8 @@ class ImportResult:
     policy_added: bool
     prompts: tuple[str, ...]
     uncovered: tuple[str, ...]
+    # The imported files the added policy names besides the built-in globs.
+    named: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """The summary printed by `promptaudit import`."""
@@ -104,10 +106,12 @@ class ImportResult:
             f"branch {branch} ({made})"
         ]
         if self.policy_added:
-            out.append(
-                'added promptaudit.toml: extends = "default", prompts = '
-                f"{_n(len(self.prompts), 'imported file')}"
-            )
+            globs = 'added promptaudit.toml: extends = "default", the built-in prompt globs'
+            if self.named:
+                globs += f" and {_n(len(self.named), 'imported file')} they do not match"
+            else:
+                globs += " (they match every imported file)"
+            out.append(globs)
         if self.skipped:
             out.append(f"skipped {_n(self.skipped, 'change')} already imported")
         if self.uncovered:
@@ -360,9 +364,18 @@ def _author(rec: dict[str, Any], where: str) -> tuple[str, str]:
         name, email = name.split("@", 1)[0], name
     if email is not None and not isinstance(email, str):
         raise InputError(f"{where}: 'author_email' must be a string", hint)
-    email = (email or "").strip() or placeholder_email(name)
+    email = (email or "").strip()
     if any(c in "<>\n\r" for c in name + email):
         raise InputError(f"{where}: author {value!r} has '<', '>' or a line break", hint)
+    if not email:
+        return name, placeholder_email(name)
+    # Reviewers, approvals and the self-approval check all go by email: a malformed one
+    # would make the author someone nobody can name.
+    if email_of(email) is None:
+        raise InputError(
+            f"{where}: author email {email!r} is not an email address",
+            'write it as "Name <name@example.com>", or leave it out for a placeholder',
+        )
     return name, email
 
 
@@ -403,14 +416,31 @@ def trailer_values(message: str, key: str) -> list[str]:
 
 
 def policy_text(paths: list[str]) -> str:
-    """The policy an import commits: the built-in guardrails over exactly PATHS."""
-    items = "".join(f"    {_toml_string(_glob_literal(p))},\n" for p in paths)
-    return (
+    """The policy an import commits: the built-in one, over its own globs and PATHS.
+
+    `prompts` replaces the built-in globs rather than adding to them, so a list of only the
+    imported files would stop auditing the prompts a repository already had. The built-in
+    globs are inherited when they match every imported file; otherwise they are written out,
+    followed by the imported files they miss, each as a glob that matches only itself.
+    """
+    extra = uncovered_by_default(paths)
+    head = (
         "# Written by `promptaudit import`: the built-in default policy, applied to the\n"
         "# imported prompt files. See `promptaudit policy --default` and docs/policy.md.\n"
         'extends = "default"\n'
-        f"prompts = [\n{items}]\n"
     )
+    if not extra:
+        return head + "# prompts: the built-in globs, inherited; they match every imported file\n"
+    items = "".join(f"    {_toml_string(g)},\n" for g in default_policy().prompts)
+    items += "    # imported files the built-in globs do not match\n"
+    items += "".join(f"    {_toml_string(_glob_literal(p))},\n" for p in extra)
+    return head + f"prompts = [\n    # the built-in globs\n{items}]\n"
+
+
+def uncovered_by_default(paths: list[str]) -> list[str]:
+    """The PATHS the built-in prompt globs do not match: what an import's policy must name."""
+    default = default_policy()
+    return [p for p in paths if not default.is_prompt(p)]
 
 
 def _glob_literal(path: str) -> str:
@@ -552,6 +582,7 @@ def import_history(file: str, into: str) -> ImportResult:
         policy_added=bool(planned) and not existing,
         prompts=tuple(paths),
         uncovered=uncovered,
+        named=tuple(uncovered_by_default(paths)) if planned and not existing else (),
     )
 
 

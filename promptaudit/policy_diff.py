@@ -219,6 +219,20 @@ def adoption_weakening(default: Policy, head: Policy, paths: Iterable[str]) -> l
             after=None,
             blocking=blocking,
             message="the first policy is laxer than the built-in default that protected the "
-            "prompts before it: " + "; ".join(parts) + '. Add extends = "default" to keep them.',
+            "prompts before it: " + "; ".join(parts) + ". " + _adoption_fix(head, found),
         )
     ]
+
+
+def _adoption_fix(head: Policy, found: list[Finding]) -> str:
+    """What keeps the built-in protection; `extends` only helps a policy that lacks it."""
+    if head.extends != "default":
+        return 'Add extends = "default" to keep them.'
+    fixes = []
+    if any(f.guardrail for f in found):
+        fixes.append("leave the built-in entries out of disable and do not narrow them")
+    if any(f.message.startswith("prompts no longer cover") for f in found):
+        fixes.append("keep the built-in globs in prompts (promptaudit policy --default)")
+    if any(f.guardrail is None and not f.message.startswith("prompts ") for f in found):
+        fixes.append("keep the built-in settings named above")
+    return "To keep them, " + "; ".join(fixes) + "."

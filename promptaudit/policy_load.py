@@ -289,6 +289,15 @@ def _build(
         raise ld.fail(
             "'prompts' is missing", 'list your prompt files: prompts = ["prompts/**/*.md"]'
         )
+    if not prompts:
+        # A policy that names no prompt file audits nothing: every change would pass.
+        raise ld.fail(
+            "prompts = [] names no file, so this policy would audit nothing",
+            "remove prompts to keep the built-in globs, or list your prompt files"
+            if base is not None
+            else 'list your prompt files: prompts = ["prompts/**/*.md"]',
+            "prompts",
+        )
     _check_globs(ld, prompts, "prompts", "the policy")
     for e in (*guardrails, *forbidden):
         _check_globs(ld, e.paths, "paths", f"'{e.id}'")

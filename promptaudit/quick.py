@@ -45,7 +45,9 @@ def nothing_to_audit(repo: Repository) -> bool:
                 return False
             with open(_DEFAULT, encoding="utf-8") as fh:
                 prompts = tomllib.loads(fh.read())["prompts"]
-        if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+        if not prompts or not isinstance(prompts, list):
+            return False  # `prompts = []` is an error the full review reports
+        if not all(isinstance(p, str) for p in prompts):
             return False
         signers = data.get("allowed_signers")
         globs = Globs(tuple(prompts))

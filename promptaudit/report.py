@@ -135,13 +135,23 @@ def _detail_block(finding: Finding) -> list[str]:
     lines = [
         terminal_safe(f"{_where(finding)} {finding.kind}{guardrail}"),
         "  " + _oneline(finding.message),
-        "  - before: " + excerpt(finding.before),
-        "  + after: " + excerpt(finding.after),
+        *before_after(finding, "  "),
     ]
     if _is_unapproved_block(finding):
         lines.append("  approve: " + terminal_safe(_approvers(finding)))
         lines += _approval_lines(finding, "  ")
     return lines
+
+
+def before_after(finding: Finding, indent: str) -> list[str]:
+    """The clause before and after; nothing when the finding has neither (a policy change,
+    which the message describes), rather than two lines of "(none)"."""
+    if finding.before is None and finding.after is None:
+        return []
+    return [
+        f"{indent}- before: " + excerpt(finding.before),
+        f"{indent}+ after: " + excerpt(finding.after),
+    ]
 
 
 def _approval_lines(finding: Finding, indent: str) -> list[str]:
@@ -426,8 +436,7 @@ def render_check(review: Review) -> str:
     for f in blocking:
         lines += [
             terminal_safe(f"{_where(f)}  {f.kind}  {f.guardrail or '-'}  ({f.severity})"),
-            "    - before: " + excerpt(f.before),
-            "    + after: " + excerpt(f.after),
+            *before_after(f, "    "),
             "    who may approve: " + terminal_safe(_approvers(f)),
             *_approval_lines(f, "    "),
             "",

@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptaudit.errors import GitError, PolicyError, PromptError
+from promptaudit.errors import FatalError, GitError, PolicyError, PromptError
 from promptaudit.findings import Finding, Review
 from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, RangeCommit, Repository
-from promptaudit.policy import POLICY_FILES, Policy
+from promptaudit.policy import POLICY_FILES, Policy, email_of
 from promptaudit.policy_load import default_policy, load_policy
 
 if TYPE_CHECKING:
@@ -108,14 +108,13 @@ def _policy_at(repo: Repository, rev: str | None) -> Policy | None:
     return load_policy(text, f"{name}@{where}", path=name)
 
 
-def load_policy_file(path: str) -> Policy:
+def load_policy_file(path: str, *, hint: str = "check the --policy path") -> Policy:
+    """The policy in the file PATH; HINT is what to tell a user when it cannot be read."""
     try:
         with open(path, encoding="utf-8-sig") as fh:
             text = fh.read()
     except OSError as exc:
-        raise PolicyError(
-            f"cannot read policy {path}: {exc.strerror}", "check the --policy path"
-        ) from None
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror}", hint) from None
     except UnicodeDecodeError:
         raise PolicyError(f"policy {path} is not UTF-8", "re-save it as UTF-8") from None
     return load_policy(text, path, path=os.path.basename(path))
@@ -143,6 +142,16 @@ class ApprovalInput:
     # The range's commits, when the caller has read them already (a history walk): spares
     # running git log once per judged commit.
     commits: tuple[RangeCommit, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # Approvals are matched by email: one without an email would be kept, listed, and
+        # never count, and a CI script passing an empty variable would not be told so.
+        for identity in self.approved_by:
+            if email_of(identity) is None:
+                raise FatalError(
+                    f"--approved-by {identity!r} is not an email address",
+                    'write --approved-by name@example.com or --approved-by "Name <name@example.com>"',
+                )
 
 
 def run_review(

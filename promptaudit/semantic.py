@@ -79,20 +79,37 @@ def available() -> bool:
     return not _missing_packages() and model_dir() is not None
 
 
-def load(path: Path | None = None) -> Model:
-    """The model, loaded once per process; PATH overrides the installed model folder."""
+def _require_packages() -> None:
     missing = _missing_packages()
     if missing:
         raise FatalError(
             f"semantic matching needs {', '.join(missing)}, not installed: {INSTALL_COMMAND}",
             'install the extra, or set matching = "default" in the policy',
         )
-    directory = path or model_dir()
+
+
+def require_installed() -> Path:
+    """The installed model folder, or the error `load` would give; imports nothing.
+
+    `policy --check` asks this, so that a policy every review would stop on is not called ok.
+    """
+    _require_packages()
+    directory = model_dir()
     if directory is None:
         raise FatalError(
             f"semantic matching needs the all-MiniLM-L6-v2 model files: {INSTALL_COMMAND}",
             'install the extra, or set matching = "default" in the policy',
         )
+    return directory
+
+
+def load(path: Path | None = None) -> Model:
+    """The model, loaded once per process; PATH overrides the installed model folder."""
+    if path is None:
+        directory = require_installed()
+    else:
+        _require_packages()
+        directory = path
     return _load(Path(directory).resolve())
 
 

@@ -83,11 +83,22 @@ def annotate(
 def show(repo_path: str, spec: str) -> Shown:
     """PATH[@REV]: the prompt at REV (default HEAD) under the policy committed at REV."""
     path, _, rev = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    if not path:
+        raise FatalError(
+            "no file given" + (f" before the '@' in {spec!r}" if spec else ""),
+            "name a file, and a revision if you like: promptaudit show prompts/support.md@HEAD~1",
+        )
     rev = rev or "HEAD"
     with Repository(repo_path) as repo:
         sha = repo.resolve(rev)
         data = repo.blobs.read(f"{sha}:{path}")
         if data is None:
+            folder = path.rstrip("/")
+            if folder and repo.blobs.kind(f"{sha}:{folder}") == "tree":
+                raise FatalError(
+                    f"{path} is a directory at {rev}, not a file",
+                    f"name one of its files: git ls-tree -r --name-only {rev} -- {folder}",
+                )
             raise FatalError(
                 f"{path} does not exist at {rev}",
                 f"list the files: git ls-tree -r --name-only {rev}",

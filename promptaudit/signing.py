@@ -104,22 +104,32 @@ def parse_record(data: bytes) -> Record | None:
     )
 
 
-def sign(record_path: str, key: str) -> str:
-    """Sign RECORD_PATH with the SSH key KEY; returns the path of the signature."""
-    proc = subprocess.run(
-        ["ssh-keygen", "-Y", "sign", "-f", key, "-n", NAMESPACE, record_path],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    if proc.returncode != 0:
-        first = (proc.stderr.strip().splitlines() or ["?"])[-1]
+def sign(record: bytes, key: str, *, hint: str = "") -> bytes:
+    """RECORD's SSH signature made with KEY, or a FatalError; nothing is written anywhere.
+
+    The record goes through standard input, so that a failed signature (a wrong key path, a
+    key without its passphrase) leaves no unsigned record behind to be committed by mistake.
+    """
+    try:
+        proc = subprocess.run(
+            ["ssh-keygen", "-Y", "sign", "-f", key, "-n", NAMESPACE],
+            input=record,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise FatalError(
+            "ssh-keygen is not installed, so the approval cannot be signed",
+            "install OpenSSH's client tools (ssh-keygen 8.1 or later)",
+        ) from None
+    if proc.returncode != 0 or not proc.stdout:
+        said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        first = ([ln for ln in said if ln != "Signing data on standard input"] or ["?"])[-1]
         raise FatalError(
             f"ssh-keygen could not sign the approval: {first}",
-            "set your SSH signing key: git config user.signingkey ~/.ssh/id_ed25519",
+            hint or "set your SSH signing key: git config user.signingkey ~/.ssh/id_ed25519",
         )
-    return record_path + ".sig"
+    return proc.stdout
 
 
 def verify(record: bytes, signature: bytes, allowed_signers: bytes, principal: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from promptaudit.report import excerpt, md_cell, status_of, terminal_safe
+from promptaudit.report import before_after, excerpt, md_cell, status_of, terminal_safe
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,8 +54,7 @@ def render_log(events: Sequence[Event], fmt: str) -> str:
             details += [
                 "",
                 f"{e.commit[:12]} {e.finding.kind} [{e.finding.guardrail or '-'}] {terminal_safe(e.subject)}",
-                "  - before: " + excerpt(e.finding.before),
-                "  + after: " + excerpt(e.finding.after),
+                *before_after(e.finding, "  "),
             ]
             if e.finding.approved_by:
                 details.append("  approved by: " + terminal_safe(", ".join(e.finding.approved_by)))
@@ -63,19 +62,19 @@ def render_log(events: Sequence[Event], fmt: str) -> str:
     return "\n".join([table, *details, "", verdict]) + "\n"
 
 
+_NOT_A_PROMPT = "note: this file is not a prompt under the policy; it is shown as if it were."
+
+
 def render_show(shown: Shown, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(shown.to_dict(), indent=2, ensure_ascii=False) + "\n"
     head = f"{shown.path} at {shown.rev[:12]} (policy: {shown.policy_source})"
-    if not shown.in_scope:
-        head += "\nnote: this file is not a prompt under the policy; it is shown as if it were."
+    # A line of its own: terminal_safe would show a newline inside HEAD as an escape.
+    notes = [] if shown.in_scope else [_NOT_A_PROMPT]
     if fmt == "markdown":
-        lines = [
-            f"### {md_cell(head.splitlines()[0])}",
-            "",
-            "| line | clause | guardrails | forbidden |",
-            "|---|---|---|---|",
-        ]
+        lines = [f"### {md_cell(head)}", ""]
+        lines += [x for n in notes for x in (md_cell(n), "")]
+        lines += ["| line | clause | guardrails | forbidden |", "|---|---|---|---|"]
         lines += [
             f"| {c.line} | {md_cell(c.text)} | {md_cell(', '.join(c.guardrails))} | {md_cell(', '.join(c.forbidden))} |"
             for c in shown.clauses
@@ -84,7 +83,7 @@ def render_show(shown: Shown, fmt: str) -> str:
             lines += ["", "**Missing:** " + ", ".join(f"`{g.id}`" for g in shown.missing)]
         return "\n".join(lines) + "\n"
     width = max((len(str(c.line)) for c in shown.clauses), default=1)
-    lines = [terminal_safe(head), ""]
+    lines = [terminal_safe(head), *notes, ""]
     for c in shown.clauses:
         marks = "".join(f" [{g}]" for g in c.guardrails) + "".join(f" !{f}!" for f in c.forbidden)
         lines.append(f"{c.line:>{width}}  {excerpt(c.text)}{marks}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -291,7 +292,32 @@ def test_signed_approval_round_trip(gated: GitRepo, keys: dict[str, tuple[Path, 
     assert "line" not in data["findings"][0]
     gated.commit("add the approval", author=DANA)
     f = minors(review(gated))
-    assert (f.approved, f.approved_by) == (True, ("alice@example.com",))
+    assert (f.approved, f.approved_by) == (True, (ALICE,))
+
+
+def test_an_approver_reads_the_same_whether_signed_or_by_trailer(
+    gated: GitRepo, keys: dict[str, tuple[Path, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A signed record knows only an email: the policy's `Name <email>` is shown for both."""
+    remove_minors(gated)
+    sign_as(gated, "alice", keys)
+    gated.commit("add the approval", author=DANA)
+    gated.git("tag", "signed")
+    gated.git("reset", "-q", "--hard", "HEAD~1")
+    gated.commit("approve\n\nGuardrail-Approved-by: A. Reviewer <Alice@Example.com>\n", author=BOB)
+    rows = []
+    for spec in ("base..signed", "base..HEAD"):
+        assert main(["review", spec, "-C", str(gated.path)]) == 0
+        table = capsys.readouterr().out
+        rows.append(next(line for line in table.splitlines() if " minors " in line))
+    assert (
+        rows
+        == [
+            "critical    guardrail-removed  minors       prompts/a.md:3  "
+            "approved by Alice Reviewer <alice@example.com>"
+        ]
+        * 2
+    )
 
 
 def test_approve_skips_what_the_reviewer_may_not_approve(
@@ -424,5 +450,98 @@ def test_parse_expiry() -> None:
     assert parse_expiry("2026-03-01", now) == dt.datetime(
         2026, 3, 1, 23, 59, 59, tzinfo=dt.timezone.utc
     )
+    assert parse_expiry("2026-01-01", now) == dt.datetime(  # the end of today
+        2026, 1, 1, 23, 59, 59, tzinfo=dt.timezone.utc
+    )
     with pytest.raises(FatalError, match="neither a number of days nor a date"):
         parse_expiry("soon", now)
+
+
+@pytest.mark.parametrize("text", ["2020-01-01", "2025-12-31", "0d", "0"])
+def test_an_expiry_that_is_not_in_the_future_is_refused(text: str) -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    with pytest.raises(FatalError) as excinfo:
+        parse_expiry(text, now)
+    assert (excinfo.value.message, excinfo.value.hint) == (
+        f"--expires {text!r} is not in the future: the approval would never count",
+        "give a number of days above 0, or a later date: --expires 30d or --expires 2026-01-31",
+    )
+
+
+def approve_cli(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, str]:
+    repo.git("config", "user.email", "alice@example.com")
+    code = main(["approve", "base..HEAD", *args, "-C", str(repo.path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_approve_with_a_key_that_cannot_sign_writes_nothing(
+    gated: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    remove_minors(gated)
+    code, out, err = approve_cli(gated, capsys, "--key", str(tmp_path / "nonexistent"))
+    assert (code, out) == (2, "")
+    cause, hint = err.splitlines()
+    assert cause.startswith("promptaudit: error: ssh-keygen could not sign the approval: ")
+    assert str(tmp_path / "nonexistent") in cause
+    assert hint == (
+        "hint: check the --key path (an SSH private key, or a public key whose private key is "
+        "in ssh-agent)"
+    )
+    assert not (gated.path / ".promptaudit" / "approvals").exists()
+    assert gated.git("status", "--porcelain", "--untracked-files=all") == ""
+
+
+@pytest.mark.parametrize("expires", ["2020-01-01", "0d"])
+def test_approve_with_an_expiry_in_the_past_writes_nothing(
+    gated: GitRepo,
+    keys: dict[str, tuple[Path, str]],
+    capsys: pytest.CaptureFixture[str],
+    expires: str,
+) -> None:
+    remove_minors(gated)
+    code, out, err = approve_cli(
+        gated, capsys, "--expires", expires, "--key", str(keys["alice"][0])
+    )
+    assert (code, out) == (2, "")
+    cause, hint = err.splitlines()
+    assert cause == (
+        f"promptaudit: error: --expires {expires!r} is not in the future: "
+        "the approval would never count"
+    )
+    assert hint.startswith("hint: give a number of days above 0, or a later date: ")
+    assert gated.git("status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_approve_where_the_record_cannot_be_written_writes_nothing(
+    gated: GitRepo, keys: dict[str, tuple[Path, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    remove_minors(gated)
+    gated.write(".promptaudit/approvals", "a file where the folder should be\n")
+    code, out, err = approve_cli(gated, capsys, "--key", str(keys["alice"][0]))
+    assert (code, out) == (2, "")
+    assert re.fullmatch(
+        r"promptaudit: error: cannot write \.promptaudit/approvals/alice-[0-9a-f]{12}\.json: "
+        r"File exists\n"
+        r"hint: check that \.promptaudit/approvals can be written in the working tree\n",
+        err,
+    )
+    assert gated.git("status", "--porcelain", "--untracked-files=all") == (
+        "?? .promptaudit/approvals\n"
+    )
+
+
+@pytest.mark.parametrize("identity", ["", "not-an-email", "Alice <alice>", "alice@"])
+def test_review_refuses_an_approved_by_that_is_not_an_email(
+    gated: GitRepo, capsys: pytest.CaptureFixture[str], identity: str
+) -> None:
+    remove_minors(gated)
+    code = main(["review", "base..HEAD", "--approved-by", identity, "-C", str(gated.path)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == (
+        f"promptaudit: error: --approved-by {identity!r} is not an email address\n"
+        'hint: write --approved-by name@example.com or --approved-by "Name <name@example.com>"\n'
+    )

@@ -274,6 +274,43 @@ def test_empty_repository(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> 
     assert "politically-incorrect" in err
 
 
+@pytest.mark.parametrize(
+    ("target", "cause", "hint"),
+    [
+        (
+            "nodir/out.md",
+            "no such directory",
+            "create {tmp}/nodir first, or name a file in an existing directory",
+        ),
+        ("", "it is a directory", "name a file: -o {tmp}/promptaudit-report.txt"),
+        (
+            "file.txt/out.md",
+            "a part of the path is a file, not a directory",
+            "name a file in an existing directory",
+        ),
+    ],
+    ids=["missing directory", "a directory", "under a file"],
+)
+def test_review_output_that_cannot_be_written_exits_2_with_a_hint(
+    blocked_repo: GitRepo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    cause: str,
+    hint: str,
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "file.txt").write_text("keep\n")
+    path = os.path.join(out_dir, target)
+    code, out, err = run(capsys, "review", "HEAD", "-o", path, "-C", str(blocked_repo.path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"promptaudit: error: cannot write {path}: {cause}\nhint: {hint.format(tmp=out_dir)}\n"
+    )
+    assert sorted(p.name for p in out_dir.iterdir()) == ["file.txt"]
+
+
 def test_policy_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "policy", "--default")
     assert code == 0

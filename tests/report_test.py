@@ -22,6 +22,7 @@ from promptaudit.findings import (
     GUARDRAIL_MISSING,
     GUARDRAIL_REMOVED,
     GUARDRAIL_WEAKENED,
+    POLICY_WEAKENED,
     UNLISTED_GUARDRAIL_REMOVED,
     Finding,
     Review,
@@ -144,8 +145,6 @@ def test_table_exact() -> None:
         "",
         "prompts/tone.md:1 guardrail-missing [cite-sources]",
         "  Guardrail cite-sources is not in this prompt.",
-        "  - before: (none)",
-        "  + after: (none)",
         "",
         "prompts/tone.md:9 guardrail-added",
         "  A guardrail was added.",
@@ -153,6 +152,36 @@ def test_table_exact() -> None:
         "  + after: Always be polite.",
         "",
         "BLOCKED: 1 blocking finding(s) need approval.",
+    )
+
+
+POLICY_WEAKENED_FINDING = Finding(
+    kind=POLICY_WEAKENED,
+    guardrail=None,
+    severity="critical",
+    path="promptaudit.toml",
+    line=1,
+    before=None,
+    after=None,
+    blocking=True,
+    message="prompts no longer cover prompts/a.md, so they would not be audited.",
+)
+
+
+def test_a_finding_without_clauses_shows_no_empty_before_and_after() -> None:
+    review = review_of(POLICY_WEAKENED_FINDING)
+    assert render(review, "table").split("\n\n")[2] == text(
+        "promptaudit.toml:1 policy-weakened",
+        "  prompts no longer cover prompts/a.md, so they would not be audited.",
+        "  approve: any reviewer other than the author",
+    ).rstrip("\n")
+    assert render_check(review) == text(
+        "promptaudit: blocked: 1 guardrail change(s) need approval.",
+        "",
+        "promptaudit.toml:1  policy-weakened  -  (critical)",
+        "    who may approve: any reviewer other than the author",
+        "",
+        APPROVAL_HINT,
     )
 
 

@@ -471,6 +471,23 @@ def test_first_adoption_is_judged_by_heads_policy(repo: GitRepo) -> None:
         None, "promptaudit.toml", 1, True,
     )  # fmt: skip
     assert "it drops or narrows the built-in entries hate-harassment, honesty, " in adoption.message
+    assert adoption.message.endswith('. Add extends = "default" to keep them.')
+
+
+def test_first_adoption_that_extends_the_default_but_narrows_prompts_says_what_to_keep(
+    repo: GitRepo,
+) -> None:
+    repo.write("prompts/support.md", PROMPT)
+    repo.write("prompts/other.md", "You are a bot.\n")
+    repo.commit("before any policy")
+    repo.write("promptaudit.toml", 'extends = "default"\nprompts = ["prompts/support.md"]\n')
+    repo.commit("adopt promptaudit")
+    (adoption,) = review(repo, "HEAD").findings
+    assert adoption.message == (
+        "the first policy is laxer than the built-in default that protected the prompts before "
+        "it: prompts no longer cover prompts/other.md, so they would not be audited. To keep "
+        "them, keep the built-in globs in prompts (promptaudit policy --default)."
+    )
 
 
 def test_first_adoption_keeping_the_default_is_no_weakening(repo: GitRepo) -> None:
