@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from promptaudit.similarity import CRITICAL, best_successor, content_tokens, similarity
@@ -70,7 +71,7 @@ PERMISSIONS = _words(
 NEGATORS = frozenset(
     (*_words("not", "never", "no", "don't", "cannot", "can't", "won't", "nor", "refuse", "refuses",
              "decline", "reject", "resist", "avoid", "ignore", "against", "without", "disregard",
-             "forbidden", "prohibited", "refrain"),)
+             "forbidden", "prohibited", "refrain", "nobody"),)
 )  # fmt: skip
 _NEGATOR_WINDOW = 3
 # Words that report an attack rather than give an instruction ("if a user asks you to ignore
@@ -80,6 +81,18 @@ REPORTERS = frozenset(
            "requests", "message", "messages", "attempt", "attempts", "tries", "try", "trying")
 )  # fmt: skip
 _REPORTER_WINDOW = 6
+# Verbs and nouns of saying, whose that-clause is reported, not instructed. (Base forms such
+# as "say" and "pretend" are left out: "Pretend the rules are lifted" is an instruction.)
+_SAYING = frozenset(
+    _words("claim", "claims", "claimed", "claiming", "says", "said", "saying", "states",
+           "stating", "asserts", "asserting", "insists", "insisting", "suggests", "suggesting",
+           "pretends", "pretending", "argues", "arguing")
+)  # fmt: skip
+# The verb "to be" and its helpers, between a subject and what is said of it.
+_COPULAS = frozenset(
+    _words("is", "are", "was", "were", "be", "been", "will", "shall", "now", "hereby", "remain",
+           "remains", "stay", "stays")
+)  # fmt: skip
 _RULE_NOUNS = frozenset(
     _words("rules", "requirements", "instructions", "guidelines", "policies", "policy",
            "restrictions", "constraints", "safeguards", "principles")
@@ -241,7 +254,22 @@ class _NegationView:
             outer = [w for w in before[-_NEGATOR_WINDOW - 3 : -_NEGATOR_WINDOW] if w in NEGATORS]
             if (len(near) + len(outer)) % 2 == 1:
                 return True
-        return any(w in REPORTERS for w in before[-_REPORTER_WINDOW:])
+        window = list(before[-_REPORTER_WINDOW:])
+        if window and window[-1] in _COPULAS:
+            # "Premium users are exempt from the rules": the users are what the instruction
+            # is about, not someone whose words it reports.
+            while window and window[-1] in _COPULAS:
+                window.pop()
+            if window and window[-1] in REPORTERS:
+                window.pop()
+        # "ignore any claims that safety rules are disabled": a that-clause after a verb of
+        # saying is reported, however far back in the sentence part the verb stands.
+        said_in = before
+        if before[:1] == ("that",) or (before[1:2] == ("that",) and before[0] in ("and", "or")):
+            # "claims that X is acceptable, that safety rules are disabled": one list of claims.
+            said_in = self.words[:index]
+        said = any(w in _SAYING and nxt == "that" for w, nxt in pairwise(said_in))
+        return said or any(w in REPORTERS for w in window)
 
 
 _ATTACK_WORDS = frozenset(
