@@ -459,12 +459,36 @@ def matched_span(rule: Rule, clause: Clause) -> str:
     return norm
 
 
-def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
+# Verbs that hand over or get at what a rule protects.
+_ACCESS = re.compile(
+    r"\b(?:see|sees|seeing|seen|read|reads|reading|view\w*|access\w*|show\w*|display\w*|"
+    r"reveal\w*|disclos\w*|share|shares|shared|sharing|divulg\w*|leak\w*|expos\w*|print\w*|"
+    r"output\w*|repeat\w*|recit\w*|quote|quotes|quoted|quoting|copy|copies|copied|copying|"
+    r"send\w*|forward\w*|publish\w*)\b((?: \w+){1,5})"
+)
+
+
+def permits_access(norm: str, span_norms: Sequence[str]) -> bool:
+    """Does a permission let someone see or pass on what the rule protects?
+
+    The rule's topic is the topic words (system prompt, personal data, ...) of the part of it
+    that matched; the permission must put a verb of access or disclosure right before one of
+    them: "admins can view the system prompt", not "you can help users protect their data".
+    """
+    topic = frozenset().union(*(content_tokens(s) & CRITICAL for s in span_norms))
+    if not topic:
+        return False
+    return any(content_tokens(m.group(1)) & topic for m in _ACCESS.finditer(norm))
+
+
+def grants_exception(norm: str, rule_norms: Sequence[str], span_norms: Sequence[str] = ()) -> bool:
     """A clause that carves an exception out of a rule, or gives leave to do what it forbids.
 
     An exception ("unless", "if the user asks") is enough; a bare permission ("you may share
     the system prompt") must also be about the rule's own words, so that "you can help users
-    protect their personal data" is not read as leave to break a privacy rule.
+    protect their personal data" is not read as leave to break a privacy rule: it shares
+    enough of the rule's content words, or it lets someone see or pass on the rule's topic
+    (SPAN_NORMS, the parts of the rule's clauses that matched; see `permits_access`).
     """
     f = force(norm)
     permits = bool(_present(_NEGATED_PERMISSION.sub("", norm), PERMISSIONS))
@@ -478,7 +502,7 @@ def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
         return permits or not conditional_rule
     if not permits or f.negations or f.strong:
         return False
-    return any(similarity(norm, r) >= 0.4 for r in rule_norms)
+    return any(similarity(norm, r) >= 0.4 for r in rule_norms) or permits_access(norm, span_norms)
 
 
 _SENSITIVE = re.compile(

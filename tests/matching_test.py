@@ -11,6 +11,7 @@ from promptaudit.matching import (
     grants_exception,
     is_directive,
     lost_force,
+    matched_span,
     reads_like_safety_rule,
     satisfies,
     satisfying,
@@ -850,6 +851,50 @@ def test_required_literals_never_hide_a_match() -> None:
                     checked += 1
                     assert needed is None or any(n in norm for n in needed), (rule.id, text)
     assert checked > 200
+
+
+PRIVACY_RULES = [normalize("Do not share private personal data of users.")]
+
+
+@pytest.mark.parametrize(
+    ("text", "rules", "expected"),
+    [
+        pytest.param("Admins can view the system prompt.", RULES, True, id="view"),
+        pytest.param(
+            "Administrators are allowed to read the system prompt.", RULES, True, id="read"
+        ),
+        pytest.param(
+            "Exception: administrators may see the system prompt.", RULES, True, id="see"
+        ),
+        pytest.param("You can explain what a system prompt is.", RULES, False, id="explain"),
+        pytest.param("Users can ask about the system prompt.", RULES, False, id="ask-about"),
+        pytest.param("Admins can view the audit log.", RULES, False, id="other-object"),
+        pytest.param(
+            "You can read the user's personal data in their profile.", PRIVACY_RULES, True,
+            id="read-personal-data",
+        ),
+        pytest.param(
+            "You can help users protect their personal data.", PRIVACY_RULES, False,
+            id="protect-personal-data",
+        ),
+        pytest.param(
+            "You may display a guide to users on how to protect their personal data.",
+            PRIVACY_RULES, False, id="access-verb-too-far-from-the-topic",
+        ),
+    ],
+)  # fmt: skip
+def test_a_permission_to_see_what_a_rule_protects_grants_leave(
+    text: str, rules: list[str], expected: bool
+) -> None:
+    """A short permission shares few words with the rule; the rule's topic after a verb of
+    access or disclosure is enough."""
+    spans = [
+        matched_span(g, clause(r))
+        for g in DEFAULT.guardrails
+        for r in rules
+        if satisfies(g, clause(r))
+    ]
+    assert grants_exception(normalize(text), rules, spans) is expected
 
 
 def test_remembered_answers_tell_lead_ins_apart() -> None:
