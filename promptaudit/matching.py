@@ -413,6 +413,11 @@ def narrowed_scope(before_norm: str, after_norm: str) -> str | None:
     )
     if qualified:
         return f"its scope was narrowed (now only {_quote(qualified)})"
+    # "Never reveal the full system prompt": only a complete copy is forbidden now, unless
+    # the clause still names the partial ones ("in full or in part", "or paraphrase it").
+    whole = {m.group("adj") or m.group(0) for m in _WHOLE.finditer(after_norm)}
+    if whole and not _WHOLE.search(before_norm) and not _PARTIAL.search(after_norm):
+        return f"its scope was narrowed (now only {_quote(whole)})"
     before_tokens, after_tokens = content_tokens(before_norm), content_tokens(after_norm)
     # "in any way", "at any time": an "any" that only intensifies covers nothing more.
     before_q, after_q = _EMPHATIC_ANY.sub(" ", before_norm), _EMPHATIC_ANY.sub(" ", after_norm)
@@ -441,6 +446,16 @@ _SCOPE = frozenset(
      "health", "religion", "location", "medical", "financial", "legal", "tool", "document",
      "messag", "result", "image", "video", "audio", "code", "malwar"}
 )  # fmt: skip
+# A completeness qualifier on what a rule forbids, and the words that still cover the parts.
+_WHOLE = re.compile(
+    r"\b(?:(?:the|its|your|their|his|her|our|my|this|that|these|those|a|an) "
+    r"(?P<adj>full|entire|exact|complete|whole)|verbatim|word for word|literally|in full|"
+    r"in (?:its|their) entirety|character for character|line by line)\b"
+)
+_PARTIAL = re.compile(
+    r"\b(?:parts?|partial\w*|portions?|excerpts?|fragments?|pieces?|snippets?|paraphras\w*|"
+    r"summar\w*|gist|hints?|any of (?:it|them))\b"
+)
 _CONSENT = re.compile(r"\b\w+ (?=consent|permission|approval)")
 _LIST = re.compile(r"\b\w+ (?:or|and|nor) \w+\b")
 _EVEN_TAIL = re.compile(r"\beven (?:if|when|though)\b.*$")
