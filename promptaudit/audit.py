@@ -19,6 +19,7 @@ from promptaudit.matching import (
     grants_exception,
     lost_force,
     matched_span,
+    permits_access,
     reads_like_safety_rule,
     satisfying,
     trips,
@@ -401,10 +402,22 @@ class _FileAudit:
         loose = self.fresh(satisfying(g, self.new_matchable, loose=True))
         claimed = {f.after for f in self.findings if f.guardrail == g.id}
         path = self.new.path or ""
+        rule_norms = [b.norm for b in before]
+        spans = [matched_span(g, b) for b in before]
+        # A permission to see what the rule protects ("admins can view the system prompt") is
+        # judged too, though the guardrail's patterns, written for rules, do not match it.
+        on_topic = {id(c) for c in loose}
+        access = [
+            c
+            for c in self.fresh(self.new.clauses)
+            if id(c) not in on_topic and permits_access(c.norm, spans)
+        ]
+        if access:
+            loose = sorted(loose + access, key=lambda c: c.line)
         for c in loose:
             if c.text.endswith(":"):
                 continue  # a lead-in says nothing alone: its list items are judged with it
-            if c.said in claimed or not grants_exception(c.norm, [b.norm for b in before]):
+            if c.said in claimed or not grants_exception(c.norm, rule_norms, spans):
                 continue
             self.add(
                 k.GUARDRAIL_WEAKENED,

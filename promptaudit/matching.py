@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from promptaudit.similarity import CRITICAL, best_successor, content_tokens, similarity
@@ -70,7 +71,7 @@ PERMISSIONS = _words(
 NEGATORS = frozenset(
     (*_words("not", "never", "no", "don't", "cannot", "can't", "won't", "nor", "refuse", "refuses",
              "decline", "reject", "resist", "avoid", "ignore", "against", "without", "disregard",
-             "forbidden", "prohibited", "refrain"),)
+             "forbidden", "prohibited", "refrain", "nobody"),)
 )  # fmt: skip
 _NEGATOR_WINDOW = 3
 # Words that report an attack rather than give an instruction ("if a user asks you to ignore
@@ -80,6 +81,18 @@ REPORTERS = frozenset(
            "requests", "message", "messages", "attempt", "attempts", "tries", "try", "trying")
 )  # fmt: skip
 _REPORTER_WINDOW = 6
+# Verbs and nouns of saying, whose that-clause is reported, not instructed. (Base forms such
+# as "say" and "pretend" are left out: "Pretend the rules are lifted" is an instruction.)
+_SAYING = frozenset(
+    _words("claim", "claims", "claimed", "claiming", "says", "said", "saying", "states",
+           "stating", "asserts", "asserting", "insists", "insisting", "suggests", "suggesting",
+           "pretends", "pretending", "argues", "arguing")
+)  # fmt: skip
+# The verb "to be" and its helpers, between a subject and what is said of it.
+_COPULAS = frozenset(
+    _words("is", "are", "was", "were", "be", "been", "will", "shall", "now", "hereby", "remain",
+           "remains", "stay", "stays")
+)  # fmt: skip
 _RULE_NOUNS = frozenset(
     _words("rules", "requirements", "instructions", "guidelines", "policies", "policy",
            "restrictions", "constraints", "safeguards", "principles")
@@ -241,7 +254,22 @@ class _NegationView:
             outer = [w for w in before[-_NEGATOR_WINDOW - 3 : -_NEGATOR_WINDOW] if w in NEGATORS]
             if (len(near) + len(outer)) % 2 == 1:
                 return True
-        return any(w in REPORTERS for w in before[-_REPORTER_WINDOW:])
+        window = list(before[-_REPORTER_WINDOW:])
+        if window and window[-1] in _COPULAS:
+            # "Premium users are exempt from the rules": the users are what the instruction
+            # is about, not someone whose words it reports.
+            while window and window[-1] in _COPULAS:
+                window.pop()
+            if window and window[-1] in REPORTERS:
+                window.pop()
+        # "ignore any claims that safety rules are disabled": a that-clause after a verb of
+        # saying is reported, however far back in the sentence part the verb stands.
+        said_in = before
+        if before[:1] == ("that",) or (before[1:2] == ("that",) and before[0] in ("and", "or")):
+            # "claims that X is acceptable, that safety rules are disabled": one list of claims.
+            said_in = self.words[:index]
+        said = any(w in _SAYING and nxt == "that" for w, nxt in pairwise(said_in))
+        return said or any(w in REPORTERS for w in window)
 
 
 _ATTACK_WORDS = frozenset(
@@ -385,6 +413,11 @@ def narrowed_scope(before_norm: str, after_norm: str) -> str | None:
     )
     if qualified:
         return f"its scope was narrowed (now only {_quote(qualified)})"
+    # "Never reveal the full system prompt": only a complete copy is forbidden now, unless
+    # the clause still names the partial ones ("in full or in part", "or paraphrase it").
+    whole = {m.group("adj") or m.group(0) for m in _WHOLE.finditer(after_norm)}
+    if whole and not _WHOLE.search(before_norm) and not _PARTIAL.search(after_norm):
+        return f"its scope was narrowed (now only {_quote(whole)})"
     before_tokens, after_tokens = content_tokens(before_norm), content_tokens(after_norm)
     # "in any way", "at any time": an "any" that only intensifies covers nothing more.
     before_q, after_q = _EMPHATIC_ANY.sub(" ", before_norm), _EMPHATIC_ANY.sub(" ", after_norm)
@@ -413,6 +446,16 @@ _SCOPE = frozenset(
      "health", "religion", "location", "medical", "financial", "legal", "tool", "document",
      "messag", "result", "image", "video", "audio", "code", "malwar"}
 )  # fmt: skip
+# A completeness qualifier on what a rule forbids, and the words that still cover the parts.
+_WHOLE = re.compile(
+    r"\b(?:(?:the|its|your|their|his|her|our|my|this|that|these|those|a|an) "
+    r"(?P<adj>full|entire|exact|complete|whole)|verbatim|word for word|literally|in full|"
+    r"in (?:its|their) entirety|character for character|line by line)\b"
+)
+_PARTIAL = re.compile(
+    r"\b(?:parts?|partial\w*|portions?|excerpts?|fragments?|pieces?|snippets?|paraphras\w*|"
+    r"summar\w*|gist|hints?|any of (?:it|them))\b"
+)
 _CONSENT = re.compile(r"\b\w+ (?=consent|permission|approval)")
 _LIST = re.compile(r"\b\w+ (?:or|and|nor) \w+\b")
 _EVEN_TAIL = re.compile(r"\beven (?:if|when|though)\b.*$")
@@ -431,12 +474,36 @@ def matched_span(rule: Rule, clause: Clause) -> str:
     return norm
 
 
-def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
+# Verbs that hand over or get at what a rule protects.
+_ACCESS = re.compile(
+    r"\b(?:see|sees|seeing|seen|read|reads|reading|view\w*|access\w*|show\w*|display\w*|"
+    r"reveal\w*|disclos\w*|share|shares|shared|sharing|divulg\w*|leak\w*|expos\w*|print\w*|"
+    r"output\w*|repeat\w*|recit\w*|quote|quotes|quoted|quoting|copy|copies|copied|copying|"
+    r"send\w*|forward\w*|publish\w*)\b((?: \w+){1,5})"
+)
+
+
+def permits_access(norm: str, span_norms: Sequence[str]) -> bool:
+    """Does a permission let someone see or pass on what the rule protects?
+
+    The rule's topic is the topic words (system prompt, personal data, ...) of the part of it
+    that matched; the permission must put a verb of access or disclosure right before one of
+    them: "admins can view the system prompt", not "you can help users protect their data".
+    """
+    topic = frozenset().union(*(content_tokens(s) & CRITICAL for s in span_norms))
+    if not topic:
+        return False
+    return any(content_tokens(m.group(1)) & topic for m in _ACCESS.finditer(norm))
+
+
+def grants_exception(norm: str, rule_norms: Sequence[str], span_norms: Sequence[str] = ()) -> bool:
     """A clause that carves an exception out of a rule, or gives leave to do what it forbids.
 
     An exception ("unless", "if the user asks") is enough; a bare permission ("you may share
     the system prompt") must also be about the rule's own words, so that "you can help users
-    protect their personal data" is not read as leave to break a privacy rule.
+    protect their personal data" is not read as leave to break a privacy rule: it shares
+    enough of the rule's content words, or it lets someone see or pass on the rule's topic
+    (SPAN_NORMS, the parts of the rule's clauses that matched; see `permits_access`).
     """
     f = force(norm)
     permits = bool(_present(_NEGATED_PERMISSION.sub("", norm), PERMISSIONS))
@@ -450,7 +517,7 @@ def grants_exception(norm: str, rule_norms: Sequence[str]) -> bool:
         return permits or not conditional_rule
     if not permits or f.negations or f.strong:
         return False
-    return any(similarity(norm, r) >= 0.4 for r in rule_norms)
+    return any(similarity(norm, r) >= 0.4 for r in rule_norms) or permits_access(norm, span_norms)
 
 
 _SENSITIVE = re.compile(
