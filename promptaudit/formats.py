@@ -78,8 +78,18 @@ class Segment:
         return tuple(accumulate(len(src.split()) for src in self.source_lines))
 
 
-def decode(data: bytes, path: str, max_bytes: int) -> str:
-    """Bytes of a prompt file to text; binary, oversized, LFS and non-UTF-8 files fail closed."""
+def decode(data: bytes, path: str, max_bytes: int, *, landed: bool = False) -> str:
+    """Bytes of a prompt file to text; binary, oversized, LFS and non-UTF-8 files fail closed.
+
+    `landed`: the version a change starts from, already in history. The gate judges the
+    change, and the commit that repairs such a file must be able to land: that version is
+    read as well as it can be (bytes that are not UTF-8 replaced, NUL bytes dropped). A
+    change can only start from an unreadable version that an earlier change, which the gate
+    stopped, brought in.
+    """
+    if landed:
+        text = data.decode("utf-8-sig", errors="replace").replace("\0", "")
+        return text.replace("\r\n", "\n").replace("\r", "\n")
     if len(data) > max_bytes:
         raise PromptError(
             f"{path}: prompt file is {len(data)} bytes, over max_prompt_bytes ({max_bytes})",

@@ -126,7 +126,17 @@ def judging_policy(
     """(the policy that judges, BASE's own policy or None): BASE's, else HEAD's, else built-in."""
     if override:
         return load_policy_file(override), None
-    at_base = _policy_at(repo, rng.base)
+    try:
+        at_base = _policy_at(repo, rng.base)
+    except PolicyError as exc:
+        # Committed past the gate: the change that repairs it is judged by it too, so the
+        # user must be told the way out, not only what is wrong with the file.
+        raise PolicyError(
+            f"the policy this change is judged by (at BASE) is invalid: {exc.message}",
+            "repair it in a commit of its own and land that one past the hooks "
+            "(git commit --no-verify; behind a server-side gate, an administrator's push), "
+            "or review with --policy FILE",
+        ) from None
     if at_base is not None:
         return at_base, at_base
     at_head = _policy_at(repo, rng.head)
@@ -254,7 +264,7 @@ def _file_change(repo: Repository, policy: Policy, rng: Range, change: Change) -
     old_text = new_text = None
     if change.old_path and policy.is_prompt(change.old_path):
         old_text = _prompt_text(
-            repo, policy, change.old_path, change.old_blob, change.old_mode, rng.base
+            repo, policy, change.old_path, change.old_blob, change.old_mode, rng.base, landed=True
         )
     if change.new_path and policy.is_prompt(change.new_path):
         new_text = _prompt_text(
@@ -264,9 +274,19 @@ def _file_change(repo: Repository, policy: Policy, rng: Range, change: Change) -
 
 
 def _prompt_text(
-    repo: Repository, policy: Policy, path: str, blob: str | None, mode: str | None, rev: str | None
+    repo: Repository,
+    policy: Policy,
+    path: str,
+    blob: str | None,
+    mode: str | None,
+    rev: str | None,
+    *,
+    landed: bool = False,
 ) -> str | None:
-    if blob is None:
+    """The text of a prompt file; LANDED for the version the change starts from, which is
+    read as well as it can be (see formats.decode): a link or a submodule there held no
+    prompt, and the change that replaces it with one adds what it says."""
+    if blob is None or (landed and mode in (MODE_SYMLINK, MODE_SUBMODULE)):
         return None
     where = "the index" if rev == INDEX else (rev or "")[:12]
     if mode == MODE_SYMLINK:
@@ -287,7 +307,7 @@ def _prompt_text(
             f"cannot read {path} at {where} (object {blob[:12]} is missing)",
             "fetch the missing objects, or run git fsck",
         )
-    return decode(data, path, policy.max_prompt_bytes)
+    return decode(data, path, policy.max_prompt_bytes, landed=landed)
 
 
 def policy_findings(repo: Repository, rng: Range, base_policy: Policy | None) -> list[Finding]:
