@@ -131,11 +131,14 @@ def judging_policy(
     except PolicyError as exc:
         # Committed past the gate: the change that repairs it is judged by it too, so the
         # user must be told the way out, not only what is wrong with the file.
+        way_out = (
+            "the repair is judged by this policy too: land it in a commit of its own past the "
+            "hooks (git commit --no-verify; behind a server-side gate, an administrator's "
+            "push), or review with --policy FILE"
+        )
         raise PolicyError(
             f"the policy this change is judged by (at BASE) is invalid: {exc.message}",
-            "repair it in a commit of its own and land that one past the hooks "
-            "(git commit --no-verify; behind a server-side gate, an administrator's push), "
-            "or review with --policy FILE",
+            f"{exc.hint}; {way_out}" if exc.hint else way_out,
         ) from None
     if at_base is not None:
         return at_base, at_base

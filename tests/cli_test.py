@@ -196,9 +196,13 @@ def test_bad_policy_at_base_fails_closed(repo: GitRepo, capsys: pytest.CaptureFi
     assert code == 2
     line = POLICY.count("\n") + 5
     assert err.splitlines() == [
-        f"promptaudit: policy error: promptaudit.toml@{repo.rev('HEAD~1')[:12]}:{line}: "
+        "promptaudit: policy error: the policy this change is judged by (at BASE) is invalid: "
+        f"promptaudit.toml@{repo.rev('HEAD~1')[:12]}:{line}: "
         "unknown key 'whatever' in [[guardrail]] #4",
-        "hint: allowed keys: approvals, description, directive, id, paths, patterns, phrases, require_groups, required, reviewers, scope, severity",
+        "hint: allowed keys: approvals, description, directive, id, paths, patterns, phrases, "
+        "require_groups, required, reviewers, scope, severity; the repair is judged by this "
+        "policy too: land it in a commit of its own past the hooks (git commit --no-verify; "
+        "behind a server-side gate, an administrator's push), or review with --policy FILE",
     ]
 
 

@@ -248,14 +248,14 @@ def test_policy_at_base_not_utf8(guarded: GitRepo, capsys: pytest.CaptureFixture
         "promptaudit: policy error: the policy this change is judged by (at BASE) is invalid: "
         f"promptaudit.toml at {base[:12]} is not UTF-8"
     )
-    assert hint == BASE_POLICY_HINT
+    assert hint == f"hint: re-save it as UTF-8; {WAY_OUT}"
 
 
 # Re-saving the policy cannot fix it: the change that does is judged by the broken one.
-BASE_POLICY_HINT = (
-    "hint: repair it in a commit of its own and land that one past the hooks (git commit "
-    "--no-verify; behind a server-side gate, an administrator's push), or review with "
-    "--policy FILE"
+WAY_OUT = (
+    "the repair is judged by this policy too: land it in a commit of its own past the hooks "
+    "(git commit --no-verify; behind a server-side gate, an administrator's push), or review "
+    "with --policy FILE"
 )
 
 
@@ -309,7 +309,9 @@ def test_invalid_regex_in_the_policy_at_base(
         "'reveal (the' in [[guardrail]] 'confidentiality': missing ), unterminated subpattern "
         "at position 7"
     )
-    assert hint == BASE_POLICY_HINT
+    assert hint == (
+        "hint: fix the pattern (Python `re` syntax; use a TOML literal string '...'); " + WAY_OUT
+    )
 
 
 def test_a_prompt_that_was_not_utf8_can_be_repaired(

@@ -82,8 +82,9 @@ def test_a_policy_that_names_no_prompt_is_an_error_for_check_review_and_the_hook
     repo.commit("drop the rule")
     code, out, err = run(capsys, "review", "HEAD", "-C", str(repo.path))
     assert (code, out) == (2, "")
-    assert err == (
-        f"promptaudit: policy error: promptaudit.toml@{sha[:12]}:{line}: {cause}\nhint: {hint}\n"
+    assert err.startswith(
+        "promptaudit: policy error: the policy this change is judged by (at BASE) is invalid: "
+        f"promptaudit.toml@{sha[:12]}:{line}: {cause}\nhint: {hint}; the repair is judged by"
     )
     # The hook's shortcut for changes that touch no prompt must not let it pass either.
     repo.write("README.md", "hello\n")
@@ -92,7 +93,8 @@ def test_a_policy_that_names_no_prompt_is_an_error_for_check_review_and_the_hook
     out, err = capsys.readouterr()
     assert (out, err.splitlines()[0]) == (
         "",
-        f"promptaudit: policy error: promptaudit.toml@{repo.rev()[:12]}:{line}: {cause}",
+        "promptaudit: policy error: the policy this change is judged by (at BASE) is invalid: "
+        f"promptaudit.toml@{repo.rev()[:12]}:{line}: {cause}",
     )
 
 
