@@ -167,9 +167,14 @@ def starts_item(line: str) -> bool:
     return bool(_ITEM.match(line))
 
 
+_STOPS = ("",)  # what lead_reach gives for a block that stops a lead-in
+
+
 def lead_reach(lines: Sequence[str]) -> tuple[str, ...] | None:
-    """The last block of LINES that sets or stops a list item's lead-in, as its lines; None
-    when LINES hold only list items and blank lines, which let a lead-in pass.
+    """What LINES pass on to the list items below them: None when they hold only list items
+    and blank lines (a lead-in from above passes), the lines of the last block when it is a
+    lead-in (ends with a colon), and _STOPS when that block stops any lead-in (prose, a
+    heading, a rule or a tag line).
 
     Two versions of a region with the same answer leave the lists below it as they were.
     """
@@ -177,18 +182,26 @@ def lead_reach(lines: Sequence[str]) -> tuple[str, ...] | None:
     current: list[str] = []
     in_item = False
     for raw in lines:
+        if _PLAIN.match(raw):  # prose, the common case: no marker, heading, rule or tag
+            if not in_item:
+                current.append(raw.strip())
+            continue
         stripped = raw.strip()
         if not stripped or _ITEM.match(raw):
             in_item = bool(stripped)
             if current:
-                last, current = tuple(current), []
+                last, current = _lead_or_stop(current), []
         elif _HEADING.match(raw) or _RULE.match(raw) or _TAG_ONLY.match(raw):
             in_item = False
             current = []
-            last = (stripped,)
+            last = _STOPS
         elif not in_item:  # a line right under an item continues it
             current.append(stripped)
-    return tuple(current) if current else last
+    return _lead_or_stop(current) if current else last
+
+
+def _lead_or_stop(block: list[str]) -> tuple[str, ...]:
+    return tuple(block) if block[-1].endswith(":") else _STOPS
 
 
 def holds_item(lines: Sequence[str]) -> bool:

@@ -678,9 +678,10 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
 def _in_part(old: _Version, f: LogFile) -> bool:
     """Can this edit be read paragraph by paragraph: plain text or Markdown, before and
     after, with no comment, fence or lone carriage return?"""
-    return old.simple and not any(
-        m in ln for _, _, added in f.hunks for ln in added for m in (*_MARKERS, "\r")
-    )
+    if not old.simple:
+        return False
+    added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
+    return not any(m in added for m in (*_MARKERS, "\r"))
 
 
 def _merge(changed: list[Clause], context: list[Clause]) -> list[Clause]:
