@@ -118,7 +118,11 @@ def review(
     help="The commit message being written (the commit-msg hook's $1).",
 )
 @click.option("--policy", "policy_path", metavar="PATH", help="Judge with this policy file.")
-@click.option("--warn-only", is_flag=True, help="Report, but always exit 0 (the pre-commit stage).")
+@click.option(
+    "--warn-only",
+    is_flag=True,
+    help="Only note what needs an approval, exit 0 (the pre-commit stage).",
+)
 @_repo_option
 def check(
     message_file: str | None, policy_path: str | None, warn_only: bool, repo_path: str
@@ -128,9 +132,9 @@ def check(
         repo_path, None, staged=True, policy_path=policy_path, message_file=message_file
     )
     if result.blocked:
-        from promptaudit.report import render_check
+        from promptaudit.report import render_check, render_notice
 
-        click.echo(render_check(result), err=True, nl=False)
+        click.echo(render_notice(result) if warn_only else render_check(result), err=True, nl=False)
         return EXIT_OK if warn_only else EXIT_BLOCKED
     return EXIT_OK
 

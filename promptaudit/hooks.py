@@ -50,8 +50,19 @@ _INFORM_ONLY = (
 )
 
 _RANGE_HINT = (
-    "Ask one of them to approve: a commit of the range must carry the trailer "
-    '"Guardrail-Approved-by: Name <email>" (amend, or add an empty commit with it)'
+    'Ask one of them to approve, then either add the trailer "Guardrail-Approved-by: Name '
+    '<email>" to a commit of the range (amend it, or add an empty commit carrying it)'
+)
+
+# git runs pre-merge-commit before it writes the merge message, and keeps the merge (index,
+# MERGE_HEAD, MERGE_MSG with any -m text) when the hook fails: `git commit` then finishes it
+# through commit-msg, which reads the message.
+MERGE_HINT = (
+    "Ask one of them to approve. This hook runs before git writes the merge message, so it "
+    "cannot see an approval there. The merge is stopped, not undone: finish it with "
+    'git commit -m "Merge ..." -m "Guardrail-Approved-by: Name <email>", or with '
+    "git commit --no-edit when your git merge -m already carried that trailer; the commit-msg "
+    "hook reads it. git merge --abort undoes the merge"
 )
 
 # pre-commit filters the message file like any other by the config's files/exclude patterns.
@@ -62,7 +73,7 @@ _NO_MESSAGE = (
 
 _UNKNOWN_MERGE = (
     "promptaudit: could not tell which commits this merge brings in, so their approval "
-    "trailers were not read; to have them read: git merge --no-commit, then git commit"
+    "trailers were not read; git commit finishes the merge and reads them"
 )
 
 
@@ -77,7 +88,7 @@ def run_hook(name: str, args: Sequence[str], *, repo_path: str, stdin: IO[bytes]
         if name == "pre-merge-commit":
             _args(name, args, 0, 0)
             merging = _merging(repo, name)
-            code = _gate_staged(repo, merging, None)
+            code = _gate_staged(repo, merging, None, hint=MERGE_HINT + ".")
             if code and not merging:
                 _say(_UNKNOWN_MERGE)
             return code
@@ -140,28 +151,33 @@ def _merging(repo: Repository, hook: str) -> list[str]:
     return []
 
 
-def _gate_staged(repo: Repository, merging: Sequence[str], message_file: str | None) -> int:
+def _gate_staged(
+    repo: Repository, merging: Sequence[str], message_file: str | None, *, hint: str | None = None
+) -> int:
     result = run_review(
         repo, staged_range(repo, merging), approvals=ApprovalInput(message_file=message_file)
     )
     if not result.blocked:
         return EXIT_OK
-    from promptaudit.report import render_check
+    from promptaudit.report import APPROVAL_HINT, render_check
 
-    _say(render_check(result), nl=False)
+    _say(render_check(result, hint or APPROVAL_HINT), nl=False)
     return EXIT_BLOCKED
 
 
 def _inform(repo_path: str) -> int:
-    """The pre-commit hook: say early what commit-msg will block; never stop the commit."""
+    """The pre-commit hook: say early what will need an approval; never stop the commit.
+
+    It runs before the message is written, so a short notice, not a block: commit-msg
+    decides, with the message's trailers.
+    """
     try:
         with Repository(repo_path) as repo:
             result = run_review(repo, staged_range(repo, _merging(repo, "pre-commit")))
             if result.blocked:
-                from promptaudit.report import render_check
+                from promptaudit.report import render_notice
 
-                _say(render_check(result), nl=False)
-                _say(_INFORM_ONLY)
+                _say(render_notice(result), nl=False)
     except FatalError as exc:
         _say(f"promptaudit: {exc.kind}: {exc.message}")
         if exc.hint:
@@ -283,16 +299,18 @@ def _gate_refs(repo: Repository, ranges: Sequence[tuple[str, Range]]) -> int:
         result: Review = run_review(repo, rng)
         if not result.blocked:
             continue
-        from promptaudit.report import APPROVAL_HINT, render_check
+        from promptaudit.report import render_check
 
         blocked += 1
         hint = _RANGE_HINT
         if rng.base:
-            hint += f", or signs: promptaudit approve {rng.base[:12]}..{rng.head[:12]}"
+            hint += (
+                ", or commit the signed approval they make with: promptaudit approve "
+                f"{rng.base[:12]}..{rng.head[:12]}"
+            )
         _say(f"promptaudit: {ref} ({rng.describe()}) is blocked")
         # The commits exist already: the hint for a message being written does not apply.
-        text = render_check(result).replace(APPROVAL_HINT, hint + ".")
-        _say(text, nl=False)
+        _say(render_check(result, hint + "."), nl=False)
     if blocked:
         _say(f"promptaudit: rejected: {blocked} ref(s) blocked")
         return EXIT_BLOCKED

@@ -153,7 +153,16 @@ def test_check_is_silent_when_clean_and_explains_when_blocked(
     assert "prompts/support.md:9" in err
     assert "confidentiality" in err
     assert "Guardrail-Approved-by" in err
-    assert run(capsys, "check", "--warn-only", "-C", str(repo.path))[0] == 0
+    assert run(capsys, "check", "--warn-only", "-C", str(repo.path)) == (
+        0,
+        "",
+        "promptaudit: note: 1 guardrail change(s) need a reviewer's approval\n"
+        "  prompts/support.md:9  guardrail-removed  confidentiality  (high); may approve: "
+        "Alice Reviewer <alice@example.com>, bob@example.com\n"
+        "promptaudit: the commit-msg hook checks next that the commit message carries "
+        '"Guardrail-Approved-by: Name <email>" from one of them; without it the commit stops '
+        "there\n",
+    )
 
 
 @pytest.mark.parametrize(
