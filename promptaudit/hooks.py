@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from promptaudit.errors import EXIT_BLOCKED, EXIT_OK, FatalError
 from promptaudit.git import INDEX, Repository
+from promptaudit.globs import Globs
 from promptaudit.hook_scripts import HookError
 from promptaudit.review import ApprovalInput, Range, resolve_range, run_review
 
@@ -97,7 +98,8 @@ def run_hook(name: str, args: Sequence[str], *, repo_path: str, stdin: IO[bytes]
             return _gate_refs(repo, push_ranges(repo, remote, _lines(stdin)))
         if name == "pre-receive":
             _args(name, args, 0, 0)
-            return _gate_refs(repo, receive_ranges(repo, _lines(stdin)))
+            protected = protected_refs(repo)
+            return _gate_refs(repo, receive_ranges(repo, _lines(stdin), protected))
         if name == "framework-commit-msg":
             given = _args(name, args, 0, 1)
             code = _gate_staged(repo, _merging(repo, name), given[0] if given else None)
@@ -238,11 +240,36 @@ def _base_on_default(repo: Repository, head: str, candidates: Sequence[str]) -> 
     return None
 
 
-def receive_ranges(repo: Repository, lines: Sequence[str]) -> list[tuple[str, Range]]:
+PROTECTED_REFS = "promptaudit.protectedRefs"
+
+
+def protected_refs(repo: Repository) -> Globs | None:
+    """The refs pre-receive judges, from the server repository's git config; None: every ref.
+
+    Server config rather than the policy file: a pusher can change what a branch carries,
+    never the server's own settings. Unset means every ref, so forgetting it is safe. A value
+    that is not a full ref name would silently protect nothing, so it is an error instead.
+    """
+    patterns = repo.config_all(PROTECTED_REFS)
+    for pattern in patterns:
+        if not pattern.startswith("refs/"):
+            name = pattern.strip("/") or "main"
+            raise HookError(
+                f"{PROTECTED_REFS} = {pattern!r} is not a full ref name, so it protects nothing",
+                f"write it as a full ref name, e.g. refs/heads/{name}",
+            )
+    return Globs(tuple(patterns)) if patterns else None
+
+
+def receive_ranges(
+    repo: Repository, lines: Sequence[str], protected: Globs | None = None
+) -> list[tuple[str, Range]]:
     """(ref, range) for each ref update a push asks a server for; deletions are skipped.
 
-    A new ref is judged against the repository's default branch (where HEAD points) when
-    that exists and is not the ref itself, else as a whole.
+    Only refs PROTECTED matches are judged (None: every ref), so a feature branch can be
+    pushed for review and is judged when it reaches a protected branch. A new ref is judged
+    against the repository's default branch (where HEAD points) when that exists and is not
+    the ref itself, else as a whole.
     """
     out = []
     for line in lines:
@@ -253,7 +280,7 @@ def receive_ranges(repo: Repository, lines: Sequence[str]) -> list[tuple[str, Ra
                 "git feeds pre-receive '<old sha> <new sha> <ref>' lines",
             )
         old, new, ref = fields
-        if _is_zero(new):
+        if _is_zero(new) or (protected is not None and not protected.match(ref)):
             continue
         head = repo.commit_of(new)
         if head is None:

@@ -524,6 +524,56 @@ def test_pre_receive_rejects_a_no_verify_removal_and_accepts_an_approved_one(
     assert git(server, "rev-parse", "main").stdout.strip() == gated.rev()
 
 
+def test_pre_receive_judges_only_the_protected_refs_when_told_which(
+    gated: GitRepo, tmp_path: Path
+) -> None:
+    server = _bare(tmp_path, hooks=True)
+    git(server, "config", "--add", "promptaudit.protectedRefs", "refs/heads/main")
+    git(server, "config", "--add", "promptaudit.protectedRefs", "refs/heads/release/*")
+    gated.git("remote", "add", "origin", str(server))
+    assert git(gated.path, "push", "-q", "origin", "main").returncode == 0
+    gated.git("checkout", "-q", "-b", "feature")
+    gated.write(PROMPT_PATH, REMOVED)
+    gated.git("commit", "-q", "--no-verify", "-am", "drop the rule")
+    head = gated.rev()
+
+    # A feature branch can be pushed for review, new or updated.
+    proc = git(gated.path, "push", "-q", "--no-verify", "origin", "feature")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    gated.git("commit", "-q", "--no-verify", "--allow-empty", "-m", "more")
+    proc = git(gated.path, "push", "-q", "--no-verify", "origin", "feature")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert git(server, "rev-parse", "feature").stdout.strip() == gated.rev()
+
+    # main and release/* are judged: the same commits are rejected there.
+    for target in ("main", "release/1.0"):
+        proc = git(gated.path, "push", "--no-verify", "origin", f"{head}:refs/heads/{target}")
+        assert proc.returncode == 1
+        assert f"remote: promptaudit: refs/heads/{target} (" in proc.stderr
+        assert "remote: prompts/support.md:8  guardrail-removed  minors  (critical)" in proc.stderr
+        assert f"-> {target} (pre-receive hook declined)" in proc.stderr
+    # `*` stays in one folder: release/1.0/hotfix is not protected by refs/heads/release/*.
+    proc = git(gated.path, "push", "-q", "--no-verify", "origin", f"{head}:refs/heads/release/1/x")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert git(server, "rev-parse", "main").stdout.strip() == gated.rev("main")
+
+
+def test_a_protected_refs_value_that_protects_nothing_rejects_the_push(
+    gated: GitRepo, tmp_path: Path
+) -> None:
+    server = _bare(tmp_path, hooks=True)
+    git(server, "config", "promptaudit.protectedRefs", "main")
+    gated.git("remote", "add", "origin", str(server))
+    proc = git(gated.path, "push", "--no-verify", "origin", "main")
+    assert proc.returncode == 1
+    remote = [line.rstrip() for line in proc.stderr.splitlines() if line.startswith("remote:")]
+    assert remote == [
+        "remote: promptaudit: hook error: promptaudit.protectedRefs = 'main' is not a full ref "
+        "name, so it protects nothing",
+        "remote: hint: write it as a full ref name, e.g. refs/heads/main",
+    ]
+
+
 # -- the hook command in-process: argument checks and edge cases ---------------------------
 
 
