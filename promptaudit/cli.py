@@ -44,7 +44,12 @@ def _repo_option(f: Any) -> Any:
 
 @cli.command()
 @click.argument("revisions", required=False, metavar="[BASE..HEAD | REV]")
-@click.option("--base", "base", metavar="REF", help="Same as REF..HEAD.")
+@click.option(
+    "--base",
+    "base",
+    metavar="REF",
+    help="What this branch changes since it left REF: REF...HEAD (from the merge base).",
+)
 @click.option("--staged", is_flag=True, help="Audit the index against HEAD.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
@@ -85,8 +90,6 @@ def review(
 
     Exit codes: 0 nothing blocking, 1 blocking findings without approval, 2 error.
     """
-    if staged and (revisions or base):
-        raise click.UsageError("--staged takes no revisions")
     result = _review(
         repo_path,
         revisions,
@@ -115,7 +118,11 @@ def review(
     help="The commit message being written (the commit-msg hook's $1).",
 )
 @click.option("--policy", "policy_path", metavar="PATH", help="Judge with this policy file.")
-@click.option("--warn-only", is_flag=True, help="Report, but always exit 0 (the pre-commit stage).")
+@click.option(
+    "--warn-only",
+    is_flag=True,
+    help="Only note what needs an approval, exit 0 (the pre-commit stage).",
+)
 @_repo_option
 def check(
     message_file: str | None, policy_path: str | None, warn_only: bool, repo_path: str
@@ -125,9 +132,9 @@ def check(
         repo_path, None, staged=True, policy_path=policy_path, message_file=message_file
     )
     if result.blocked:
-        from promptaudit.report import render_check
+        from promptaudit.report import render_check, render_notice
 
-        click.echo(render_check(result), err=True, nl=False)
+        click.echo(render_notice(result) if warn_only else render_check(result), err=True, nl=False)
         return EXIT_OK if warn_only else EXIT_BLOCKED
     return EXIT_OK
 
@@ -164,7 +171,12 @@ def policy(show_default: bool, check: bool, check_path: str | None, repo_path: s
 
 @cli.command()
 @click.argument("revisions", required=False, metavar="[BASE..HEAD | REV]")
-@click.option("--base", "base", metavar="REF", help="Same as REF..HEAD.")
+@click.option(
+    "--base",
+    "base",
+    metavar="REF",
+    help="What this branch changes since it left REF: REF...HEAD (from the merge base).",
+)
 @click.option(
     "--expires",
     metavar="DAYS|DATE",
@@ -201,7 +213,13 @@ def approve(
     help="Only blocking events that went in without a counting approval (exit 1 if any).",
 )
 @click.option("--first-parent", is_flag=True, help="Follow only the first parent of merges.")
-@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown")), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json", "markdown")),
+    default="table",
+    show_default=True,
+)
 @_repo_option
 def log_cmd(
     paths: tuple[str, ...],
@@ -230,7 +248,13 @@ def log_cmd(
 
 @cli.command(name="show")
 @click.argument("spec", metavar="PATH[@REV]")
-@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown")), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json", "markdown")),
+    default="table",
+    show_default=True,
+)
 @_repo_option
 def show_cmd(spec: str, fmt: str, repo_path: str) -> int:
     """One prompt as the audit sees it: each clause with the guardrails it carries."""

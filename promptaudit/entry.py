@@ -98,10 +98,13 @@ def _check(repo_path: str, message_file: str | None, policy: str | None, flags: 
         )
     if not result.blocked:
         return EXIT_OK
-    from promptaudit.report import render_check
+    from promptaudit.report import render_check, render_notice
 
+    if "--warn-only" in flags:  # the pre-commit stage: the message, and its trailers, come later
+        sys.stderr.write(render_notice(result))
+        return EXIT_OK
     sys.stderr.write(render_check(result))
-    return EXIT_OK if "--warn-only" in flags else EXIT_BLOCKED
+    return EXIT_BLOCKED
 
 
 def _nothing_staged_matters(repo: Repository) -> bool:

@@ -25,6 +25,12 @@ class PolicyError(FatalError):
     kind = "policy error"
 
 
+class UsageError(FatalError):
+    """Words on the command line that do not go together; nothing was read from git yet."""
+
+    kind = "usage error"
+
+
 class GitError(FatalError):
     kind = "git error"
 

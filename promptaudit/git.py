@@ -291,6 +291,11 @@ class Repository:
         out = self.try_run("config", "--get", key)
         return out.decode().strip() if out else None
 
+    def config_all(self, key: str) -> list[str]:
+        """Every value of a multi-valued KEY, in order; [] when it is not set."""
+        out = self.try_run("config", "--get-all", "-z", key)
+        return [v.decode() for v in out.split(b"\0")[:-1]] if out else []
+
     # -- snapshots and changes --------------------------------------------------------
 
     def diff(self, base: str | None, head: str) -> list[Change]:

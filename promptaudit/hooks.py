@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from promptaudit.errors import EXIT_BLOCKED, EXIT_OK, FatalError
 from promptaudit.git import INDEX, Repository
+from promptaudit.globs import Globs
 from promptaudit.hook_scripts import HookError
 from promptaudit.review import ApprovalInput, Range, resolve_range, run_review
 
@@ -50,8 +51,19 @@ _INFORM_ONLY = (
 )
 
 _RANGE_HINT = (
-    "Ask one of them to approve: a commit of the range must carry the trailer "
-    '"Guardrail-Approved-by: Name <email>" (amend, or add an empty commit with it)'
+    'Ask one of them to approve, then either add the trailer "Guardrail-Approved-by: Name '
+    '<email>" to a commit of the range (amend it, or add an empty commit carrying it)'
+)
+
+# git runs pre-merge-commit before it writes the merge message, and keeps the merge (index,
+# MERGE_HEAD, MERGE_MSG with any -m text) when the hook fails: `git commit` then finishes it
+# through commit-msg, which reads the message.
+MERGE_HINT = (
+    "Ask one of them to approve. This hook runs before git writes the merge message, so it "
+    "cannot see an approval there. The merge is stopped, not undone: finish it with "
+    'git commit -m "Merge ..." -m "Guardrail-Approved-by: Name <email>", or with '
+    "git commit --no-edit when your git merge -m already carried that trailer; the commit-msg "
+    "hook reads it. git merge --abort undoes the merge"
 )
 
 # pre-commit filters the message file like any other by the config's files/exclude patterns.
@@ -62,7 +74,7 @@ _NO_MESSAGE = (
 
 _UNKNOWN_MERGE = (
     "promptaudit: could not tell which commits this merge brings in, so their approval "
-    "trailers were not read; to have them read: git merge --no-commit, then git commit"
+    "trailers were not read; git commit finishes the merge and reads them"
 )
 
 
@@ -77,7 +89,7 @@ def run_hook(name: str, args: Sequence[str], *, repo_path: str, stdin: IO[bytes]
         if name == "pre-merge-commit":
             _args(name, args, 0, 0)
             merging = _merging(repo, name)
-            code = _gate_staged(repo, merging, None)
+            code = _gate_staged(repo, merging, None, hint=MERGE_HINT + ".")
             if code and not merging:
                 _say(_UNKNOWN_MERGE)
             return code
@@ -86,7 +98,8 @@ def run_hook(name: str, args: Sequence[str], *, repo_path: str, stdin: IO[bytes]
             return _gate_refs(repo, push_ranges(repo, remote, _lines(stdin)))
         if name == "pre-receive":
             _args(name, args, 0, 0)
-            return _gate_refs(repo, receive_ranges(repo, _lines(stdin)))
+            protected = protected_refs(repo)
+            return _gate_refs(repo, receive_ranges(repo, _lines(stdin), protected))
         if name == "framework-commit-msg":
             given = _args(name, args, 0, 1)
             code = _gate_staged(repo, _merging(repo, name), given[0] if given else None)
@@ -140,28 +153,33 @@ def _merging(repo: Repository, hook: str) -> list[str]:
     return []
 
 
-def _gate_staged(repo: Repository, merging: Sequence[str], message_file: str | None) -> int:
+def _gate_staged(
+    repo: Repository, merging: Sequence[str], message_file: str | None, *, hint: str | None = None
+) -> int:
     result = run_review(
         repo, staged_range(repo, merging), approvals=ApprovalInput(message_file=message_file)
     )
     if not result.blocked:
         return EXIT_OK
-    from promptaudit.report import render_check
+    from promptaudit.report import APPROVAL_HINT, render_check
 
-    _say(render_check(result), nl=False)
+    _say(render_check(result, hint or APPROVAL_HINT), nl=False)
     return EXIT_BLOCKED
 
 
 def _inform(repo_path: str) -> int:
-    """The pre-commit hook: say early what commit-msg will block; never stop the commit."""
+    """The pre-commit hook: say early what will need an approval; never stop the commit.
+
+    It runs before the message is written, so a short notice, not a block: commit-msg
+    decides, with the message's trailers.
+    """
     try:
         with Repository(repo_path) as repo:
             result = run_review(repo, staged_range(repo, _merging(repo, "pre-commit")))
             if result.blocked:
-                from promptaudit.report import render_check
+                from promptaudit.report import render_notice
 
-                _say(render_check(result), nl=False)
-                _say(_INFORM_ONLY)
+                _say(render_notice(result), nl=False)
     except FatalError as exc:
         _say(f"promptaudit: {exc.kind}: {exc.message}")
         if exc.hint:
@@ -222,11 +240,36 @@ def _base_on_default(repo: Repository, head: str, candidates: Sequence[str]) -> 
     return None
 
 
-def receive_ranges(repo: Repository, lines: Sequence[str]) -> list[tuple[str, Range]]:
+PROTECTED_REFS = "promptaudit.protectedRefs"
+
+
+def protected_refs(repo: Repository) -> Globs | None:
+    """The refs pre-receive judges, from the server repository's git config; None: every ref.
+
+    Server config rather than the policy file: a pusher can change what a branch carries,
+    never the server's own settings. Unset means every ref, so forgetting it is safe. A value
+    that is not a full ref name would silently protect nothing, so it is an error instead.
+    """
+    patterns = repo.config_all(PROTECTED_REFS)
+    for pattern in patterns:
+        if not pattern.startswith("refs/"):
+            name = pattern.strip("/") or "main"
+            raise HookError(
+                f"{PROTECTED_REFS} = {pattern!r} is not a full ref name, so it protects nothing",
+                f"write it as a full ref name, e.g. refs/heads/{name}",
+            )
+    return Globs(tuple(patterns)) if patterns else None
+
+
+def receive_ranges(
+    repo: Repository, lines: Sequence[str], protected: Globs | None = None
+) -> list[tuple[str, Range]]:
     """(ref, range) for each ref update a push asks a server for; deletions are skipped.
 
-    A new ref is judged against the repository's default branch (where HEAD points) when
-    that exists and is not the ref itself, else as a whole.
+    Only refs PROTECTED matches are judged (None: every ref), so a feature branch can be
+    pushed for review and is judged when it reaches a protected branch. A new ref is judged
+    against the repository's default branch (where HEAD points) when that exists and is not
+    the ref itself, else as a whole.
     """
     out = []
     for line in lines:
@@ -237,7 +280,7 @@ def receive_ranges(repo: Repository, lines: Sequence[str]) -> list[tuple[str, Ra
                 "git feeds pre-receive '<old sha> <new sha> <ref>' lines",
             )
         old, new, ref = fields
-        if _is_zero(new):
+        if _is_zero(new) or (protected is not None and not protected.match(ref)):
             continue
         head = repo.commit_of(new)
         if head is None:
@@ -283,16 +326,18 @@ def _gate_refs(repo: Repository, ranges: Sequence[tuple[str, Range]]) -> int:
         result: Review = run_review(repo, rng)
         if not result.blocked:
             continue
-        from promptaudit.report import APPROVAL_HINT, render_check
+        from promptaudit.report import render_check
 
         blocked += 1
         hint = _RANGE_HINT
         if rng.base:
-            hint += f", or signs: promptaudit approve {rng.base[:12]}..{rng.head[:12]}"
+            hint += (
+                ", or commit the signed approval they make with: promptaudit approve "
+                f"{rng.base[:12]}..{rng.head[:12]}"
+            )
         _say(f"promptaudit: {ref} ({rng.describe()}) is blocked")
         # The commits exist already: the hint for a message being written does not apply.
-        text = render_check(result).replace(APPROVAL_HINT, hint + ".")
-        _say(text, nl=False)
+        _say(render_check(result, hint + "."), nl=False)
     if blocked:
         _say(f"promptaudit: rejected: {blocked} ref(s) blocked")
         return EXIT_BLOCKED

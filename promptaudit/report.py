@@ -41,6 +41,10 @@ APPROVAL_HINT = (
     'Ask one of them to approve, then add the trailer "Guardrail-Approved-by: Name <email>" '
     "to the commit message, or run: promptaudit review --staged"
 )
+NOTICE_NEXT = (
+    "promptaudit: the commit-msg hook checks next that the commit message carries "
+    '"Guardrail-Approved-by: Name <email>" from one of them; without it the commit stops there'
+)
 ANY_REVIEWER = "any reviewer other than the author"
 EXCERPT_LIMIT = 200
 
@@ -424,10 +428,12 @@ def render(
     return renderer(review, color=color, tool_version=tool_version)
 
 
-def render_check(review: Review) -> str:
+def render_check(review: Review, hint: str = APPROVAL_HINT) -> str:
     """The message a git hook prints when a change is blocked; "" when it is not.
 
-    Plain text without tabulate: it runs on every commit, so it stays on stdlib and click.
+    HINT is how to approve where the hook stands (a message being written, commits already
+    made, a merge whose message the hook cannot see). Plain text without tabulate: it runs
+    on every commit, so it stays on stdlib and click.
     """
     blocking = _still_blocking(review)
     if not blocking:
@@ -441,5 +447,23 @@ def render_check(review: Review) -> str:
             *_approval_lines(f, "    "),
             "",
         ]
-    lines.append(APPROVAL_HINT)
+    lines.append(hint)
+    return "\n".join(lines) + "\n"
+
+
+def render_notice(review: Review) -> str:
+    """What the pre-commit stage says about a change that needs an approval; "" otherwise.
+
+    That stage runs before the message exists, so it cannot know whether the message will
+    carry the approval: it names what needs one and who may give it, and leaves the verdict
+    to the commit-msg hook rather than announcing a block that an approved commit never gets.
+    """
+    blocking = _still_blocking(review)
+    if not blocking:
+        return ""
+    lines = [f"promptaudit: note: {len(blocking)} guardrail change(s) need a reviewer's approval"]
+    for f in blocking:
+        where = terminal_safe(f"{_where(f)}  {f.kind}  {f.guardrail or '-'}  ({f.severity})")
+        lines.append(f"  {where}; may approve: " + terminal_safe(_approvers(f)))
+    lines.append(NOTICE_NEXT)
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptaudit.errors import FatalError, GitError, PolicyError, PromptError
+from promptaudit.errors import FatalError, GitError, PolicyError, PromptError, UsageError
 from promptaudit.findings import Finding, Review
 from promptaudit.git import INDEX, MODE_SUBMODULE, MODE_SYMLINK, Change, RangeCommit, Repository
 from promptaudit.policy import POLICY_FILES, Policy, email_of
@@ -44,17 +44,29 @@ def resolve_range(
 ) -> Range:
     """Turn the command line's words into commit ids.
 
-    `A..B` is a range; a single REV means REV^..REV (the empty tree for a root commit);
-    nothing means merge-base(HEAD, default branch)..HEAD.
+    `A..B` is a range as git means it (A's tree against B's); `A...B` and `--base A` start
+    at the merge base of A and B (of A and HEAD), so a branch that is behind A is judged on
+    what it changes, not on what A gained since the branch point; a single REV means
+    REV^..REV (the empty tree for a root commit); nothing means
+    merge-base(HEAD, default branch)..HEAD.
     """
     if staged:
+        if spec or base is not None:
+            given = spec if spec else f"--base {base}"
+            raise UsageError(
+                f"--staged reviews the index against HEAD; it takes no revisions ({given})",
+                "drop --staged to review a range, or drop the range to review the index",
+            )
         return Range(repo.head(), INDEX)
     if base is not None:
         if spec:
-            raise GitError(
-                "give either --base or a range, not both", "promptaudit review --base REF"
+            raise UsageError(
+                f"give either --base or a range, not both (--base {base} and {spec})",
+                f"keep one: promptaudit review --base {base} (what HEAD changes since it left "
+                f"{base}), or promptaudit review {spec}",
             )
-        return Range(repo.resolve(base), repo.resolve("HEAD"))
+        head = repo.resolve("HEAD")
+        return Range(repo.merge_base(repo.resolve(base), head), head)
     if spec and ".." in spec:
         if "..." in spec:
             left, right = spec.split("...", 1)

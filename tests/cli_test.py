@@ -153,7 +153,16 @@ def test_check_is_silent_when_clean_and_explains_when_blocked(
     assert "prompts/support.md:9" in err
     assert "confidentiality" in err
     assert "Guardrail-Approved-by" in err
-    assert run(capsys, "check", "--warn-only", "-C", str(repo.path))[0] == 0
+    assert run(capsys, "check", "--warn-only", "-C", str(repo.path)) == (
+        0,
+        "",
+        "promptaudit: note: 1 guardrail change(s) need a reviewer's approval\n"
+        "  prompts/support.md:9  guardrail-removed  confidentiality  (high); may approve: "
+        "Alice Reviewer <alice@example.com>, bob@example.com\n"
+        "promptaudit: the commit-msg hook checks next that the commit message carries "
+        '"Guardrail-Approved-by: Name <email>" from one of them; without it the commit stops '
+        "there\n",
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,7 +170,6 @@ def test_check_is_silent_when_clean_and_explains_when_blocked(
     [
         (["review", "no-such-rev"], "promptaudit: git error: unknown revision 'no-such-rev'"),
         (["review", "HEAD..nope"], "promptaudit: git error: unknown revision 'nope'"),
-        (["review", "--staged", "HEAD"], "Error: --staged takes no revisions"),
         (["review", "--format", "xml"], "Error: Invalid value for '--format'"),
     ],
 )
@@ -173,6 +181,105 @@ def test_errors_exit_2_with_one_line(
     assert out == ""
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        (
+            ["review", "main..x", "--base", "main"],
+            [
+                "promptaudit: usage error: give either --base or a range, not both "
+                "(--base main and main..x)",
+                "hint: keep one: promptaudit review --base main (what HEAD changes since it "
+                "left main), or promptaudit review main..x",
+            ],
+        ),
+        (
+            ["review", "--staged", "main..x"],
+            [
+                "promptaudit: usage error: --staged reviews the index against HEAD; it takes "
+                "no revisions (main..x)",
+                "hint: drop --staged to review a range, or drop the range to review the index",
+            ],
+        ),
+        (
+            ["review", "--staged", "--base", "main"],
+            [
+                "promptaudit: usage error: --staged reviews the index against HEAD; it takes "
+                "no revisions (--base main)",
+                "hint: drop --staged to review a range, or drop the range to review the index",
+            ],
+        ),
+    ],
+)
+def test_words_that_do_not_go_together_are_a_usage_error(
+    blocked_repo: GitRepo, capsys: pytest.CaptureFixture[str], args: list[str], lines: list[str]
+) -> None:
+    code, out, err = run(capsys, *args, "-C", str(blocked_repo.path))
+    assert (code, out, err.splitlines()) == (2, "", lines)
+
+
+RULE_ADDED_ON_MAIN = "Do not share private personal data of users.\n"
+
+
+@pytest.fixture
+def behind_main(repo: GitRepo) -> GitRepo:
+    """feature edits a harmless word; main then gains a guardrail feature never saw."""
+    repo.write("promptaudit.toml", 'prompts = ["prompts/*.md"]\nextends = "default"\n')
+    repo.write("prompts/a.md", "You are a friendly support assistant.\nKeep answers short.\n")
+    repo.commit("add the prompt")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("prompts/a.md", "You are a helpful support assistant.\nKeep answers short.\n")
+    repo.commit("wording")
+    repo.git("checkout", "-q", "main")
+    repo.write(
+        "prompts/a.md",
+        "You are a friendly support assistant.\nKeep answers short.\n" + RULE_ADDED_ON_MAIN,
+    )
+    # main's policy changes too: the branch is still judged by the one it started from.
+    repo.write(
+        "promptaudit.toml", 'prompts = ["prompts/*.md"]\nextends = "default"\nstrict = true\n'
+    )
+    repo.commit("protect personal data")
+    repo.git("checkout", "-q", "feature")
+    return repo
+
+
+@pytest.mark.parametrize("args", [["--base", "main"], ["main...HEAD"], ["main...feature"], []])
+def test_a_branch_behind_main_is_judged_on_what_it_changes(
+    behind_main: GitRepo, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    fork, head = behind_main.rev("main~1")[:12], behind_main.rev("feature")[:12]
+    code, out, err = run(capsys, "review", *args, "-C", str(behind_main.path))
+    assert (code, err) == (0, "")
+    assert out == (
+        f"promptaudit: {fork}..{head}  0 finding(s), 0 blocking\n"
+        f"policy: promptaudit.toml@{fork}\n"
+        "OK: no guardrail changes.\n"
+    )
+
+
+def test_two_dots_still_compare_the_two_tips(
+    behind_main: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "review", "main..feature", "--format", "json", "-C", str(behind_main.path)
+    )
+    found = json.loads(out)["findings"]
+    assert code == 1
+    # As git means A..B: main's tip against feature's, so main's later changes read as undone.
+    assert [(f["kind"], f["path"]) for f in found if f["blocking"]] == [
+        ("policy-weakened", "promptaudit.toml"),
+        ("guardrail-removed", "prompts/a.md"),
+    ]
+
+
+def test_log_help_shows_the_format_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "log", "--help")
+    assert code == 0
+    assert "--format [table|json|markdown]" in out
+    assert "[default: table]" in out.split("--format", 1)[1].split("-C,", 1)[0]
 
 
 def test_not_a_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

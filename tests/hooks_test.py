@@ -251,11 +251,35 @@ def test_commit_removing_a_guardrail_is_blocked(gated: GitRepo) -> None:
     gated.git("add", "-A")
     proc = git(gated.path, "commit", "-q", "-m", "tidy the prompt")
     assert proc.returncode == 1
-    # pre-commit warned first, then commit-msg blocked.
-    assert proc.stderr.count("prompts/support.md:8  guardrail-removed  minors  (critical)") == 2
-    assert "pre-commit only informs" in proc.stderr
-    assert "who may approve: Alice Reviewer <alice@example.com>, bob@example.com" in proc.stderr
+    # pre-commit noted what needs an approval, then commit-msg blocked.
+    assert proc.stderr == PRE_COMMIT_NOTE + (
+        "promptaudit: blocked: 1 guardrail change(s) need approval.\n"
+        "\n"
+        "prompts/support.md:8  guardrail-removed  minors  (critical)\n"
+        "    - before: Never produce sexual content involving minors.\n"
+        "    + after: (none)\n"
+        "    who may approve: Alice Reviewer <alice@example.com>, bob@example.com\n"
+        "\n"
+        'Ask one of them to approve, then add the trailer "Guardrail-Approved-by: Name <email>" '
+        "to the commit message, or run: promptaudit review --staged\n"
+    )
     assert gated.rev() == before
+
+
+PRE_COMMIT_NOTE = (
+    "promptaudit: note: 1 guardrail change(s) need a reviewer's approval\n"
+    "  prompts/support.md:8  guardrail-removed  minors  (critical); may approve: "
+    "Alice Reviewer <alice@example.com>, bob@example.com\n"
+    "promptaudit: the commit-msg hook checks next that the commit message carries "
+    '"Guardrail-Approved-by: Name <email>" from one of them; without it the commit stops there\n'
+)
+
+
+def test_an_approved_commit_gets_a_note_not_a_block(gated: GitRepo) -> None:
+    gated.write(PROMPT_PATH, REMOVED)
+    gated.git("add", "-A")
+    proc = git(gated.path, "commit", "-q", "-m", "drop the rule", "-m", ALICE_APPROVES)
+    assert (proc.returncode, proc.stderr) == (0, PRE_COMMIT_NOTE)
 
 
 def test_commit_with_an_allowed_reviewers_trailer_passes(gated: GitRepo) -> None:
@@ -337,6 +361,54 @@ def test_merge_bringing_in_a_removal_is_blocked_by_pre_merge_commit(gated: GitRe
     assert "guardrail-removed  minors" in proc.stderr
     assert gated.rev() == before
     gated.git("merge", "--abort")
+
+
+MERGE_BLOCKED = (
+    "promptaudit: blocked: 1 guardrail change(s) need approval.\n"
+    "\n"
+    "prompts/support.md:8  guardrail-removed  minors  (critical)\n"
+    "    - before: Never produce sexual content involving minors.\n"
+    "    + after: (none)\n"
+    "    who may approve: Alice Reviewer <alice@example.com>, bob@example.com\n"
+    "\n"
+    "Ask one of them to approve. This hook runs before git writes the merge message, so it "
+    "cannot see an approval there. The merge is stopped, not undone: finish it with "
+    'git commit -m "Merge ..." -m "Guardrail-Approved-by: Name <email>", or with '
+    "git commit --no-edit when your git merge -m already carried that trailer; the commit-msg "
+    "hook reads it. git merge --abort undoes the merge.\n"
+    "Not committing merge; use 'git commit' to complete the merge.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "finish",
+    [["--no-edit"], ["-m", "Merge feature", "-m", ALICE_APPROVES]],
+    ids=["message-kept", "new-message"],
+)
+def test_approving_in_the_merge_message_works_as_the_block_says(
+    gated: GitRepo, finish: list[str]
+) -> None:
+    _feature_branch(gated, approved=False)
+    before = gated.rev()
+    merge = ["merge", "--no-ff", "-m", "Merge feature", "-m", ALICE_APPROVES, "feature"]
+    proc = git(gated.path, *merge)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", MERGE_BLOCKED)
+    assert gated.rev() == before
+
+    proc = git(gated.path, "commit", "-q", *finish)
+    assert (proc.returncode, proc.stderr) == (0, PRE_COMMIT_NOTE)
+    assert gated.git("rev-list", "--parents", "-1", "HEAD").split()[1:] == [
+        before,
+        gated.rev("feature"),
+    ]
+    assert gated.git("log", "-1", "--format=%B") == f"Merge feature\n\n{ALICE_APPROVES}\n\n"
+    # Without the trailer, the same finish is stopped by commit-msg.
+    gated.git("reset", "-q", "--hard", before)
+    assert git(gated.path, "merge", "--no-ff", "-m", "Merge feature", "feature").returncode == 1
+    proc = git(gated.path, "commit", "-q", "--no-edit")
+    assert proc.returncode == 1
+    assert "promptaudit: blocked: 1 guardrail change(s) need approval." in proc.stderr
+    assert gated.rev() == before
 
 
 def test_merge_of_an_approved_change_passes_every_hook(gated: GitRepo) -> None:
@@ -452,6 +524,56 @@ def test_pre_receive_rejects_a_no_verify_removal_and_accepts_an_approved_one(
     assert git(server, "rev-parse", "main").stdout.strip() == gated.rev()
 
 
+def test_pre_receive_judges_only_the_protected_refs_when_told_which(
+    gated: GitRepo, tmp_path: Path
+) -> None:
+    server = _bare(tmp_path, hooks=True)
+    git(server, "config", "--add", "promptaudit.protectedRefs", "refs/heads/main")
+    git(server, "config", "--add", "promptaudit.protectedRefs", "refs/heads/release/*")
+    gated.git("remote", "add", "origin", str(server))
+    assert git(gated.path, "push", "-q", "origin", "main").returncode == 0
+    gated.git("checkout", "-q", "-b", "feature")
+    gated.write(PROMPT_PATH, REMOVED)
+    gated.git("commit", "-q", "--no-verify", "-am", "drop the rule")
+    head = gated.rev()
+
+    # A feature branch can be pushed for review, new or updated.
+    proc = git(gated.path, "push", "-q", "--no-verify", "origin", "feature")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    gated.git("commit", "-q", "--no-verify", "--allow-empty", "-m", "more")
+    proc = git(gated.path, "push", "-q", "--no-verify", "origin", "feature")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert git(server, "rev-parse", "feature").stdout.strip() == gated.rev()
+
+    # main and release/* are judged: the same commits are rejected there.
+    for target in ("main", "release/1.0"):
+        proc = git(gated.path, "push", "--no-verify", "origin", f"{head}:refs/heads/{target}")
+        assert proc.returncode == 1
+        assert f"remote: promptaudit: refs/heads/{target} (" in proc.stderr
+        assert "remote: prompts/support.md:8  guardrail-removed  minors  (critical)" in proc.stderr
+        assert f"-> {target} (pre-receive hook declined)" in proc.stderr
+    # `*` stays in one folder: release/1.0/hotfix is not protected by refs/heads/release/*.
+    proc = git(gated.path, "push", "-q", "--no-verify", "origin", f"{head}:refs/heads/release/1/x")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert git(server, "rev-parse", "main").stdout.strip() == gated.rev("main")
+
+
+def test_a_protected_refs_value_that_protects_nothing_rejects_the_push(
+    gated: GitRepo, tmp_path: Path
+) -> None:
+    server = _bare(tmp_path, hooks=True)
+    git(server, "config", "promptaudit.protectedRefs", "main")
+    gated.git("remote", "add", "origin", str(server))
+    proc = git(gated.path, "push", "--no-verify", "origin", "main")
+    assert proc.returncode == 1
+    remote = [line.rstrip() for line in proc.stderr.splitlines() if line.startswith("remote:")]
+    assert remote == [
+        "remote: promptaudit: hook error: promptaudit.protectedRefs = 'main' is not a full ref "
+        "name, so it protects nothing",
+        "remote: hint: write it as a full ref name, e.g. refs/heads/main",
+    ]
+
+
 # -- the hook command in-process: argument checks and edge cases ---------------------------
 
 
@@ -508,8 +630,22 @@ def test_pre_push_skips_deletions_and_judges_unknown_remote_commits_as_new(
         f"(delete) {ZERO} refs/heads/old {base}\nrefs/heads/main {head} refs/heads/main {unknown}\n"
     )
     code, err = run_hook(monkeypatch, capsys, gated.path, "pre-push", "origin", "url", stdin=lines)
-    assert code == 1
-    assert err.startswith(f"promptaudit: refs/heads/main ({base[:12]}..{head[:12]}) is blocked")
+    assert (code, err) == (
+        1,
+        f"promptaudit: refs/heads/main ({base[:12]}..{head[:12]}) is blocked\n"
+        "promptaudit: blocked: 1 guardrail change(s) need approval.\n"
+        "\n"
+        "prompts/support.md:8  guardrail-removed  minors  (critical)\n"
+        "    - before: Never produce sexual content involving minors.\n"
+        "    + after: (none)\n"
+        "    who may approve: Alice Reviewer <alice@example.com>, bob@example.com\n"
+        "\n"
+        'Ask one of them to approve, then either add the trailer "Guardrail-Approved-by: Name '
+        '<email>" to a commit of the range (amend it, or add an empty commit carrying it), or '
+        "commit the signed approval they make with: "
+        f"promptaudit approve {base[:12]}..{head[:12]}.\n"
+        "promptaudit: rejected: 1 ref(s) blocked\n",
+    )
     # No remote-tracking branch to compare with: the branch is judged as a whole.
     new = f"refs/heads/main {head} refs/heads/main {ZERO}\n"
     code, err = run_hook(monkeypatch, capsys, gated.path, "pre-push", "elsewhere", "u", stdin=new)
@@ -565,9 +701,7 @@ def test_pre_commit_warns_about_a_staged_removal_and_exits_0(
 ) -> None:
     _stage_removal(gated)
     code, err = run_hook(monkeypatch, capsys, gated.path, "pre-commit")
-    assert code == 0
-    assert "prompts/support.md:8  guardrail-removed  minors  (critical)" in err
-    assert err.endswith("its message carries the approval)\n")
+    assert (code, err) == (0, PRE_COMMIT_NOTE)
 
 
 def test_pre_commit_survives_even_a_bug(
@@ -607,7 +741,7 @@ def test_pre_merge_commit_learns_the_merged_commits_without_merge_head(
     monkeypatch.setenv("GIT_REFLOG_ACTION", "merge nonesuch")
     code, err = run_hook(monkeypatch, capsys, gated.path, "pre-merge-commit")
     assert code == 1
-    assert err.endswith("to have them read: git merge --no-commit, then git commit\n")
+    assert err.endswith("were not read; git commit finishes the merge and reads them\n")
     # With MERGE_HEAD (the commit-msg hook of the same merge), the trailers count again.
     gated.write(".git/MERGE_HEAD", feature + "\n")
     msg = gated.write(".git/MERGE_MSG", "merge feature\n")

@@ -27,7 +27,7 @@ from promptaudit.findings import (
     Finding,
     Review,
 )
-from promptaudit.report import FORMATS, render, render_check
+from promptaudit.report import FORMATS, render, render_check, render_notice
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
@@ -594,6 +594,19 @@ def test_render_check_without_required_reviewers_and_without_guardrail() -> None
         "    who may approve: any reviewer other than the author",
         "",
         APPROVAL_HINT,
+    )
+
+
+def test_render_notice_names_what_needs_approval_without_a_verdict() -> None:
+    assert render_notice(CLEAN) == ""
+    assert render_notice(review_of(WEAKENED_APPROVED, MISSING, ADDED)) == ""
+    assert render_notice(MIXED) == text(
+        "promptaudit: note: 1 guardrail change(s) need a reviewer's approval",
+        "  prompts/system.md:12  guardrail-removed  no-pii  (high); may approve: "
+        "Sam Sec <sam@example.com>",
+        "promptaudit: the commit-msg hook checks next that the commit message carries "
+        '"Guardrail-Approved-by: Name <email>" from one of them; without it the commit stops '
+        "there",
     )
 
 
