@@ -23,7 +23,7 @@ from promptaudit.matching import (
 )
 from promptaudit.policy import Policy
 from promptaudit.similarity import content_tokens
-from promptaudit.text import normalize
+from promptaudit.text import contains_phrase, normalize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -126,7 +126,9 @@ class Proposal:
     pattern: str | None
     owners: tuple[str, ...] = ()
     also_at: tuple[int, ...] = ()  # lines repeating the clause word for word
-    lead_in: str | None = None  # "You must never:" above a list item that is the rule
+    # "You must never:" above a list item that completes it ("- lie"); None for an item that
+    # is a rule by itself, which the lead-in above it may not even be about.
+    lead_in: str | None = None
 
     @property
     def description(self) -> str:
@@ -147,9 +149,14 @@ class FileProposals:
 # -- the core: texts in, proposals and TOML out -------------------------------------------
 
 
-def _instructs(clause: Clause) -> bool:
-    """Reads as a rule (or an order, possibly after a leading condition)."""
-    norm = clause.norm
+def _instructs(clause: Clause, *, alone: bool = False) -> bool:
+    """Reads as a rule (or an order, possibly after a leading condition).
+
+    ALONE: on the clause's own words, without the lead-in of a list item, to tell an item that
+    is a rule by itself ("If a user mentions self-harm, respond with care") from one that
+    completes its lead-in ("You must never:" / "- lie").
+    """
+    norm = normalize(clause.text) if alone else clause.norm
     if reads_like_safety_rule(norm) or is_directive(norm):
         return True
     cond = _CONDITION.match(clause.text)
@@ -304,11 +311,17 @@ def propose_file(
                 at = everywhere.find(f" {phrase} ", at + 1)
             return at != -1
 
+        # The phrase comes from the clause's own words, never from a lead-in above it: the
+        # lead-in gives a list item its force when matching, but it may be another list's.
         phrase: str | None = distinctive_phrase(clause.text, words, elsewhere)
         pattern = None
         repeats = tuple(lines_of[clause.norm][1:])
         if phrase is None:
-            phrase = clause.norm
+            phrase = normalize(clause.text)
+            if repeats and any(
+                c.norm != clause.norm and contains_phrase(c.norm, phrase) for c in clauses
+            ):
+                phrase = clause.norm  # the item's words recur under another lead-in
             if not repeats and elsewhere(phrase):
                 # The whole clause is part of a longer one ("do not lie" in "do not lie about
                 # prices"): only a pattern for exactly this clause tells them apart.
@@ -323,7 +336,7 @@ def propose_file(
                 pattern,
                 owners,
                 repeats,
-                lead.text if led and lead else None,
+                lead.text if led and lead and not _instructs(clause, alone=True) else None,
             )
         )
     return FileProposals(path, len(clauses), tuple(proposals), tuple(notes))
