@@ -30,24 +30,25 @@ def _words(*items: str) -> tuple[str, ...]:
     return tuple(normalize(i) for i in items)
 
 
-# Prohibitive or mandatory language: the force a guardrail has.
+# Prohibitive or mandatory language: the force a guardrail has. (normalize spells negative
+# contractions out, "don't" as "do not" and "can't" as "cannot": the full forms cover them.)
 STRONG = _words(
-    "must", "must not", "mustn't", "never", "always", "shall", "shall not", "do not", "don't",
-    "does not", "doesn't", "cannot", "can not", "can't", "will not", "won't", "refuse", "refuses",
-    "decline", "forbidden", "prohibited", "not allowed", "not permitted", "under no circumstances",
-    "in no case", "strictly", "absolutely", "required", "mandatory", "at all times", "no exceptions",
-    "are not to", "is not to", "only",
+    "must", "must not", "never", "always", "shall", "shall not", "do not", "does not", "cannot",
+    "can not", "will not", "refuse", "refuses", "decline", "forbidden", "prohibited",
+    "not allowed", "not permitted", "under no circumstances", "in no case", "strictly",
+    "absolutely", "required", "mandatory", "at all times", "no exceptions", "are not to",
+    "is not to", "only",
 )  # fmt: skip
 # Softer language that an edit may swap in for the above.
 WEAK = _words(
-    "should", "should not", "shouldn't", "try", "try to", "attempt", "avoid", "may", "might", "could",
+    "should", "should not", "try", "try to", "attempt", "avoid", "may", "might", "could",
     "can", "generally", "prefer", "preferably", "ideally", "usually", "typically", "often",
     "sometimes", "consider", "encouraged", "recommended", "where possible", "if possible",
     "when possible", "when appropriate", "if appropriate", "in most cases", "feel free",
 )  # fmt: skip
+# ("don't", "isn't", "won't", ... are "do not", "is not", "will not" once normalized: "not".)
 NEGATIONS = _words(
-    "not", "never", "no", "don't", "cannot", "can't", "won't", "nor", "neither", "doesn't",
-    "isn't", "aren't", "shouldn't", "mustn't", "refuse", "refuses", "decline", "without",
+    "not", "never", "no", "cannot", "nor", "neither", "refuse", "refuses", "decline", "without",
     "prohibited", "forbidden", "none", "nothing",
 )  # fmt: skip
 EXCEPTIONS = _words(
@@ -69,9 +70,9 @@ PERMISSIONS = _words(
 )  # fmt: skip
 # Words that turn a following instruction around ("never ignore previous instructions").
 NEGATORS = frozenset(
-    (*_words("not", "never", "no", "don't", "cannot", "can't", "won't", "nor", "refuse", "refuses",
-             "decline", "reject", "resist", "avoid", "ignore", "against", "without", "disregard",
-             "forbidden", "prohibited", "refrain", "nobody"),)
+    (*_words("not", "never", "no", "cannot", "nor", "refuse", "refuses", "decline", "reject",
+             "resist", "avoid", "ignore", "against", "without", "disregard", "forbidden",
+             "prohibited", "refrain", "nobody"),)
 )  # fmt: skip
 _NEGATOR_WINDOW = 3
 # Words that report an attack rather than give an instruction ("if a user asks you to ignore

@@ -24,7 +24,7 @@ from promptaudit.policy import (
     email_of,
     line_of_key,
 )
-from promptaudit.text import normalize
+from promptaudit.text import normalize, spelled_out
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -423,7 +423,7 @@ def _rule_fields(
         "description": t.get("description", ""),
         "severity": ld.severity(t.get("severity", "high"), "severity", label),
         "phrases": tuple(phrases),
-        "patterns": tuple(patterns),
+        "patterns": tuple(spelled_out(p) for p in patterns),
         "paths": tuple(t.get("paths", ())),
         "reviewers": tuple(t.get("reviewers", ())),
     }

@@ -23,7 +23,7 @@ from promptaudit.matching import (
 )
 from promptaudit.policy import Policy
 from promptaudit.similarity import content_tokens
-from promptaudit.text import normalize
+from promptaudit.text import contains_phrase, normalize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -48,29 +48,50 @@ _INSTR = (
     r"instructions|system message|system prompt|this prompt|your prompt)"
 )
 _KEEP = r"(?:secret\w*|confidential\w*|private|reproduc\w*|reveal\w*|disclos\w*|shar\w*|repeat\w*|leak\w*|quot\w*|recit\w*|show\w*)"
+# Who is watched, tracked or found ("track another person's location", "monitor a partner's
+# phone", "find where someone lives").
+_SOMEONE = r"(?:someone|anyone|people|a person|another person|persons?|individuals?|a (?:specific |particular )?(?:person|individual)|a partner|partners?|spouses?|an ex)"
+_WATCH = (
+    r"stalk\w*|surveil\w*|spy on|spying|covert\w*|whereabouts|stalkerware|"
+    rf"(?:track\w*|monitor\w*|locat\w*|follow\w*|find\w*) {_SOMEONE}\b|"
+    r"(?:track\w*|monitor\w*) (?:\w+ ){0,3}(?:location\w*|movements?|phones?|devices?|messages)|"
+    r"tracking (?:apps?|software|devices?|tools?)|find\w* where (?:\w+ ){1,3}(?:lives?|living)"
+)
+# Data about a person, and consent: "without consent" alone names no topic but privacy (it
+# reads as intimate imagery only next to images, which the row above that catches).
+_PRIVATE = (
+    r"without (?:\w+ ){0,2}(?:consent|knowledge)|email address\w*|location data|"
+    r"(?:medical|health) (?:records?|data|information|conditions?|history)|"
+    r"(?:guess\w*|infer\w*|speculat\w*) (?:\w+ ){0,4}(?:age|religion|ethnicity|race|sexual orientation|"
+    r"gender|health)|(?:identify|recogni[sz]e) (?:people|persons?|individuals?|someone|"
+    r"anyone|strangers|faces?)|(?:one|other|another) (?:users?|customers?|persons?|patients?) "
+    r"(?:messages|conversations|chats|data|information|details|records?|accounts?)"
+)
 EXTRA_TOPICS: tuple[tuple[str, str, str], ...] = (
-    ("intimate-imagery", "critical", r"intimate|without (?:their |her |his )?consent|did not consent|undress\w*"),
-    ("self-harm", "critical", r"hurt (?:themselves|yourself|oneself|himself|herself)|kill (?:themselves|yourself|oneself)|self injur\w*"),
-    ("hate", "high", r"derogatory|epithets?|racist\w*|sexist\w*|bigot\w*|demean\w*|slurs?|stereotyp\w*"),
-    ("hierarchy", "high", rf"conflicts? with {_INSTR}|precedence|priority over|(?:obey|follow) {_INSTR} (?:over|instead|first)"),
+    ("intimate-imagery", "critical", r"intimate (?:images?|imagery|photos?|pictures?|videos?|content|media|material)|revenge porn|undress\w*|nudify\w*"),
+    ("self-harm", "critical", r"hurt (?:themselves|yourself|oneself|himself|herself)|kill (?:themselves|yourself|oneself)|self injur\w*|lethal (?:doses?|dosages?)|overdos\w*"),
+    ("hate", "high", r"derogatory|epithets?|racist\w*|sexist\w*|bigot\w*|demean(?:s|ed|ing)?|slurs?|stereotyp\w*"),
+    ("hierarchy", "high", rf"conflicts? with {_INSTR}|precedence|priority over|(?:obey|follow) {_INSTR} (?:over|instead|first)|(?:users?|someone|anyone|they|he|she) (?:claims?|says?|said) (?:to be|they are|he is|she is) (?:a |an |the |your )?(?:developer|admin\w*|owner|operator|creator|moderator|staff|employee)"),
     ("confidentiality", "high", rf"{_INSTR}\b.{{0,60}}\b{_KEEP}|{_KEEP}\b.{{0,60}}\b{_INSTR}"),
-    ("honesty", "medium", r"truth\w*|accura\w*|inaccura\w*|factual\w*|unsure|not sure|guess\w*|invent\w*|do not know|dont know"),
+    ("surveillance", "high", _WATCH),
+    ("privacy", "high", _PRIVATE),
+    ("honesty", "medium", r"truth\w*|accura\w*|inaccura\w*|factual\w*|unsure|not sure|guess\w*|invent(?:s|ed|ing)?|(?:you|i|we) do not know"),
     ("child-safety", "critical", r"minors?|children|child|kids?|underage|teens?|teenagers?|under (?:the age of )?1\d"),
     ("sexual-content", "high", r"sexual\w*|sex|nsfw|porn\w*|erotic\w*|nude|nudity|lewd"),
     ("violence", "high", r"violen\w*|terroris\w*|murder\w*|gore|gory|assault\w*"),
-    ("malware", "high", r"malware|ransomware|spyware|viruses|virus|keylog\w*|trojans?|exploits?|botnets?"),
-    ("hacking", "high", r"hack\w*|phishing|ddos|bypass\w*|circumvent\w*|unauthori[sz]ed|break into|crack\w*|brute force"),
+    ("malware", "high", r"malware|ransomware|spyware|viruses|virus|keylog\w*|trojans?|exploit (?:code|kits?)|exploits|botnets?"),
+    ("hacking", "high", r"hack(?:s|ed|er|ers|ing)?|phishing|ddos|bypass\w*|circumvent\w*|unauthori[sz]ed|break into|crack(?:s|ed|ing)? (?:\w+ )?(?:passwords?|accounts?|software|encryption|hashes|licen[cs]es?)|password cracking|brute force"),
     ("credentials", "high", r"passwords?|passcodes?|credentials?|api keys?|secret keys?|access tokens?|one time (?:codes?|passwords?)|otps?|card numbers?|cvv"),
+    ("firearms", "high", r"firearms?|guns?|handguns?|rifles?|ammunition|ammo"),
     ("drugs", "high", r"drugs?|narcotics?|controlled substances?|cocaine|heroin|methamphetamine|fentanyl|opioids?"),
     ("illegal-activity", "high", r"illegal\w*|unlawful\w*|crimes?|criminal\w*|fraud\w*|scams?|launder\w*|counterfeit\w*|theft|steal\w*|tax evasion"),
-    ("surveillance", "high", r"stalk\w*|surveil\w*|spy on|spying|track\w* (?:someone|people|a person|individuals?|their location)"),
     ("impersonation", "high", r"impersonat\w*|pretend\w* to be|claim\w* to be|pose as|posing as|you are (?:a )?(?:real )?(?:human|person)"),
-    ("elections", "high", r"elections?|electoral|voting|votes?|voters?|ballots?|candidates?"),
+    ("elections", "high", r"elections?|electoral|voting|votes?|voters?|ballots?|(?:political|election|electoral) candidates?|candidates? for (?:public )?office"),
     ("medical-advice", "medium", r"medical\w*|diagnos\w*|prescri\w*|dosages?|medications?|medicines?|symptoms?|doctors?|therapy"),
     ("legal-advice", "medium", r"legal|lawyers?|attorneys?|lawsuits?"),
-    ("financial-advice", "medium", r"financial|invest\w*|stocks?|crypto\w*|trading|securities|tax advice|portfolios?"),
-    ("academic-integrity", "medium", r"cheat\w*|plagiari\w*|academic (?:dishonesty|integrity|misconduct)|homework for"),
-    ("copyright", "medium", r"copyright\w*|pirat\w*|intellectual property|lyrics|trademark\w*"),
+    ("financial-advice", "medium", r"financial|invest(?:s|ed|ing|ment|ments|or|ors)?|stocks|stock (?:market|picks?|tips?|prices?)|crypto\w*|trading|securities|tax advice|portfolios?"),
+    ("academic-integrity", "medium", r"cheat(?:s|ed|ing)?|plagiari\w*|academic (?:dishonesty|integrity|misconduct)|homework for"),
+    ("copyright", "medium", r"copyright\w*|piracy|pirated|pirating|intellectual property|lyrics|trademark\w*"),
     ("opinions", "medium", r"opinions?|political\w*|politics|religio\w*|controversial|take sides|partisan"),
     ("profanity", "medium", r"profan\w*|swear\w*|curse words|cursing|vulgar\w*|obscen\w*"),
     ("gambling", "medium", r"gambl\w*|betting|casinos?"),
@@ -105,7 +126,9 @@ class Proposal:
     pattern: str | None
     owners: tuple[str, ...] = ()
     also_at: tuple[int, ...] = ()  # lines repeating the clause word for word
-    lead_in: str | None = None  # "You must never:" above a list item that is the rule
+    # "You must never:" above a list item that completes it ("- lie"); None for an item that
+    # is a rule by itself, which the lead-in above it may not even be about.
+    lead_in: str | None = None
 
     @property
     def description(self) -> str:
@@ -126,9 +149,14 @@ class FileProposals:
 # -- the core: texts in, proposals and TOML out -------------------------------------------
 
 
-def _instructs(clause: Clause) -> bool:
-    """Reads as a rule (or an order, possibly after a leading condition)."""
-    norm = clause.norm
+def _instructs(clause: Clause, *, alone: bool = False) -> bool:
+    """Reads as a rule (or an order, possibly after a leading condition).
+
+    ALONE: on the clause's own words, without the lead-in of a list item, to tell an item that
+    is a rule by itself ("If a user mentions self-harm, respond with care") from one that
+    completes its lead-in ("You must never:" / "- lie").
+    """
+    norm = normalize(clause.text) if alone else clause.norm
     if reads_like_safety_rule(norm) or is_directive(norm):
         return True
     cond = _CONDITION.match(clause.text)
@@ -283,11 +311,17 @@ def propose_file(
                 at = everywhere.find(f" {phrase} ", at + 1)
             return at != -1
 
+        # The phrase comes from the clause's own words, never from a lead-in above it: the
+        # lead-in gives a list item its force when matching, but it may be another list's.
         phrase: str | None = distinctive_phrase(clause.text, words, elsewhere)
         pattern = None
         repeats = tuple(lines_of[clause.norm][1:])
         if phrase is None:
-            phrase = clause.norm
+            phrase = normalize(clause.text)
+            if repeats and any(
+                c.norm != clause.norm and contains_phrase(c.norm, phrase) for c in clauses
+            ):
+                phrase = clause.norm  # the item's words recur under another lead-in
             if not repeats and elsewhere(phrase):
                 # The whole clause is part of a longer one ("do not lie" in "do not lie about
                 # prices"): only a pattern for exactly this clause tells them apart.
@@ -302,7 +336,7 @@ def propose_file(
                 pattern,
                 owners,
                 repeats,
-                lead.text if led and lead else None,
+                lead.text if led and lead and not _instructs(clause, alone=True) else None,
             )
         )
     return FileProposals(path, len(clauses), tuple(proposals), tuple(notes))

@@ -37,7 +37,7 @@ _APOSTROPHE_CHARS = "'’‘ʼ`´"
 # A possessive names the word itself ("children's" is about children).
 _POSSESSIVE = re.compile(r"(?<=\w)['’ʼ]s\b")
 _EMPHASIS = re.compile(r"[*~]")
-# Apostrophes and emphasis marks vanish ("don't" -> "dont", "**not**" -> "not").
+# Apostrophes and emphasis marks vanish ("don't" -> "dont", then "do not"; "**not**" -> "not").
 _DROPPED = str.maketrans("", "", _APOSTROPHE_CHARS + "*~")
 _NON_WORD = re.compile(r"[\W_]+")
 # Letters spaced out one space apart ("i g n o r e"); a wider gap separates two such words.
@@ -45,6 +45,17 @@ _SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_]){2,}(?![^\W_])")
 # What any spaced-out run ends with: a cheap test (it starts with a space, which the regex
 # engine scans for quickly) that spares most clauses the search above.
 _SPACED_TAIL = re.compile(r" [^\W_] [^\W_](?![^\W_])")
+# Negative contractions, once their apostrophe is gone (or never written: "dont"), as the two
+# words they stand for, so that "Don't" and "Do not" read alike and an edit between them is no
+# change. "can't" is "cannot", its usual spelling in full.
+_CONTRACTIONS = {
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not",
+    "arent": "are not", "wasnt": "was not", "werent": "were not", "wont": "will not",
+    "wouldnt": "would not", "cant": "cannot", "couldnt": "could not", "shouldnt": "should not",
+    "mustnt": "must not", "shant": "shall not", "hasnt": "has not", "havent": "have not",
+    "hadnt": "had not", "neednt": "need not", "mightnt": "might not",
+}  # fmt: skip
+_CONTRACTION = re.compile(r"\b(?:" + "|".join(_CONTRACTIONS) + r")\b")
 # Inline HTML tags that wrap words (<b>politically</b>): they render as nothing.
 _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
@@ -73,8 +84,9 @@ def _join_spaced(match: re.Match[str]) -> str:
 def normalize(text: str) -> str:
     """Lowercase words separated by single spaces, with all disguises removed.
 
-    `Do **NOT** reveal the sys­tem prompt!` and `do not reveal the system prompt` normalize
-    to the same string; apostrophes vanish so that "don't" becomes "dont".
+    `Do **NOT** reveal the sys­tem prompt!` and `Don't reveal the system prompt` normalize
+    to the same string; apostrophes vanish and negative contractions are spelled out, so that
+    "don't" and "dont" become "do not" (and "can't" becomes "cannot").
     """
     text = _fold(text)
     if any(ch in text for ch in _APOSTROPHE_CHARS):
@@ -89,7 +101,27 @@ def normalize(text: str) -> str:
     text = _NON_WORD.sub(" ", text).strip()
     if _SPACED_TAIL.search(text):
         text = _SPACED_LETTERS.sub(_join_spaced, text)
+    if "nt" in text:
+        text = _CONTRACTION.sub(_expand, text)
     return text
+
+
+def _expand(match: re.Match[str]) -> str:
+    return _CONTRACTIONS[match.group(0)]
+
+
+# A contracted word in a policy's own pattern, written for text that kept it ("dont share"):
+# a word on its own, or right after a `\b`.
+_CONTRACTION_IN_PATTERN = re.compile(
+    r"(?:(?<=\\b)|(?<![A-Za-z\\]))(" + "|".join(_CONTRACTIONS) + r")(?![A-Za-z])",
+    re.IGNORECASE,
+)
+
+
+def spelled_out(pattern: str) -> str:
+    """A policy pattern with its contracted words spelled out, as normalize spells them in
+    the text it is matched against: `dont share` keeps matching "Don't share"."""
+    return _CONTRACTION_IN_PATTERN.sub(lambda m: _CONTRACTIONS[m.group(1).lower()], pattern)
 
 
 @lru_cache(maxsize=65536)

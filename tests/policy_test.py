@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from promptaudit import policy_load
 from promptaudit.errors import PolicyError
 from promptaudit.globs import glob_to_regex
 from promptaudit.policy import (
@@ -811,3 +813,30 @@ def test_default_entries_cover_their_topic(entry_id: str, clause: str) -> None:
 )
 def test_default_prompts_cover_common_layouts(path: str, expected: bool) -> None:
     assert default_policy().is_prompt(path) is expected
+
+
+POLICY_DOC = Path(__file__).resolve().parent.parent / "docs" / "policy.md"
+
+
+def test_the_policy_reference_documents_every_key_the_loader_accepts() -> None:
+    """docs/policy.md claims to list every key: each one the loader takes has a row there."""
+    doc = POLICY_DOC.read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `\[{0,2}([a-z_]+)\]{0,2}` \|", doc, re.M))
+    keys = {*policy_load._TOP_KEYS, *policy_load._GUARDRAIL_KEYS} - {"guardrail", "forbidden"}
+    assert sorted(keys - rows) == []
+    # Forbidden entries take the shared keys, listed after their section.
+    forbidden = re.search(r"^Keys: (.*?), with the meanings above\.$", doc, re.M | re.S)
+    assert forbidden is not None
+    assert set(re.findall(r"`([a-z_]+)`", forbidden.group(1))) == set(policy_load._FORBIDDEN_KEYS)
+
+
+def test_the_policy_reference_example_loads() -> None:
+    doc = POLICY_DOC.read_text(encoding="utf-8")
+    example = re.search(r"## Example\n\n```toml\n(.*?)```", doc, re.S)
+    assert example is not None
+    policy = load_policy(example.group(1), "docs/policy.md")
+    assert policy.matching == "default"
+    assert [(g.id, g.scope) for g in policy.guardrails if g.paths] == [
+        ("minors", "file"),
+        ("no-weapons", "set"),
+    ]
