@@ -96,12 +96,13 @@ class _Item(NamedTuple):
     kind: str
     lead: str  # a list item's lead-in ("You must never:"), part of what it says
     norm: str
-    relevant: bool
 
 
 @dataclass
 class _Version:
-    """One blob of a prompt file, parsed: its lines, and its clauses as parallel lists."""
+    """One blob of a prompt file, parsed: its lines, and the clauses that can matter (on a
+    guardrail's topic, tripping a forbidden entry, reading like a safety rule) as parallel
+    lists. The others never take part in a finding, and most clauses are others."""
 
     lines: list[str]
     starts: list[int]  # 1-based line of each clause, ascending
@@ -150,9 +151,9 @@ class _Walk:
             self.policy_blob[parent] = found[0] if found else None
         return self.policy_blob[parent]
 
-    def item(self, policy: Policy, path: str, part: Part) -> _Item:
-        """The part with can_matter's answer, remembered by what the clause says (bounded):
-        the same texts recur commit after commit."""
+    def relevant(self, policy: Policy, path: str, part: Part) -> bool:
+        """can_matter, remembered by what the clause says (bounded): the same texts recur
+        commit after commit."""
         key = (id(policy), part.text, part.kind, part.lead)
         hit = self.relevance.get(key)
         if hit is None:
@@ -160,7 +161,7 @@ class _Walk:
                 self.relevance.clear()
             clause = Clause(path, part.line, part.text, part.kind, part.lead)
             hit = self.relevance[key] = can_matter(policy, clause)
-        return _Item(part.text, part.kind, part.lead, part.norm, hit)
+        return hit
 
     # -- file versions -----------------------------------------------------------------------
 
@@ -188,7 +189,11 @@ class _Walk:
         return version
 
     def parse_whole(self, path: str, text: str, policy: Policy, in_lines: bool) -> _Version:
-        parts = list(parts_of_segments(extract(path, text, policy.prompt_keys)))
+        parts = [
+            p
+            for p in parts_of_segments(extract(path, text, policy.prompt_keys))
+            if self.relevant(policy, path, p)
+        ]
         simple = (
             in_lines
             and format_of(path) in (TEXT, MARKDOWN)
@@ -197,7 +202,7 @@ class _Walk:
         return _Version(
             lines=text.split("\n"),
             starts=[p.line for p in parts],
-            items=[self.item(policy, path, p) for p in parts],
+            items=[_Item(p.text, p.kind, p.lead, p.norm) for p in parts],
             simple=simple,
             policy=policy,
         )
@@ -332,11 +337,12 @@ def _update(
         hi = bisect.bisect_right(old.starts, end)
         starts += [x + shift for x in old.starts[cursor:lo]]
         items += old.items[cursor:lo]
-        region = "\n".join(new_lines[start + shift : end + shift + delta])
+        region = new_lines[start + shift : end + shift + delta]
         first = len(items)
-        for part in parts_of_segments([Segment(region, start + shift + 1)]):
-            starts.append(part.line)
-            items.append(walk.item(policy, path, part))
+        for part in parts_of_segments([Segment("\n".join(region), start + shift + 1)]):
+            if walk.relevant(policy, path, part):
+                starts.append(part.line)
+                items.append(_Item(part.text, part.kind, part.lead, part.norm))
         gone += range(lo, hi)
         fresh += range(first, len(items))
         cursor = hi
@@ -361,8 +367,8 @@ def _cancel(
 
 
 def _context(path: str, v: _Version) -> list[Clause]:
-    """The file's clauses that can matter."""
-    return [_clause(path, v, i) for i, item in enumerate(v.items) if item.relevant]
+    """The file's clauses that can matter: all it keeps."""
+    return [_clause(path, v, i) for i in range(len(v.items))]
 
 
 def walk(
@@ -658,9 +664,7 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
         path = f.new_path or ""
         new, departed, arrived = _update(w, path, old, f, judge)
         w.remember(f.new_blob or "", new)
-        if not any(old.items[i].relevant for i in departed) and not any(
-            new.items[j].relevant for j in arrived
-        ):
+        if not departed and not arrived:
             return []
         gone = [_clause(path, old, i) for i in departed]
         came = [_clause(path, new, j) for j in arrived]

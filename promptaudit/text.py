@@ -55,7 +55,6 @@ _CONTRACTIONS = {
     "mustnt": "must not", "shant": "shall not", "hasnt": "has not", "havent": "have not",
     "hadnt": "had not", "neednt": "need not", "mightnt": "might not",
 }  # fmt: skip
-_CONTRACTION = re.compile(r"\b(?:" + "|".join(_CONTRACTIONS) + r")\b")
 # Inline HTML tags that wrap words (<b>politically</b>): they render as nothing.
 _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
@@ -102,12 +101,12 @@ def normalize(text: str) -> str:
     if _SPACED_TAIL.search(text):
         text = _SPACED_LETTERS.sub(_join_spaced, text)
     if "nt" in text:
-        text = _CONTRACTION.sub(_expand, text)
+        # The words are single-space separated by now: a set lookup per word is exact, and
+        # far cheaper than a search for nineteen alternatives along a long text.
+        words = text.split(" ")
+        if not _CONTRACTIONS.keys().isdisjoint(words):
+            text = " ".join(_CONTRACTIONS.get(w, w) for w in words)
     return text
-
-
-def _expand(match: re.Match[str]) -> str:
-    return _CONTRACTIONS[match.group(0)]
 
 
 # A contracted word in a policy's own pattern, written for text that kept it ("dont share"):
