@@ -28,6 +28,8 @@ _FORMAT = (
     "--format=%x1eC%x1f%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%s%x1f"
     "%(trailers:key=Guardrail-Approved-by,valueonly=true,separator=%x1d)"
 )
+# Lines of a file's diff header that say nothing the raw record has not said.
+_HEADER_NOISE = (b"index ", b"--- ", b"+++ ", b"\\ No newline")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _NULL = "0" * 40
 
@@ -234,6 +236,8 @@ def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:
                 hunk.append(added.decode("utf-8", "surrogateescape"))
                 remaining_new -= 1
                 continue
+        if raw_line.startswith(_HEADER_NOISE):
+            continue
         line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
         if line.startswith(_COMMIT):
             if commit is not None:
