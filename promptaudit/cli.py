@@ -42,6 +42,17 @@ def _repo_option(f: Any) -> Any:
     )(f)
 
 
+def _view_format(f: Any) -> Any:
+    """--format of the reader's views (log, show), which have no SARIF."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(("table", "json", "markdown")),
+        default="table",
+        show_default=True,
+    )(f)
+
+
 @cli.command()
 @click.argument("revisions", required=False, metavar="[BASE..HEAD | REV]")
 @click.option(
@@ -213,13 +224,7 @@ def approve(
     help="Only blocking events that went in without a counting approval (exit 1 if any).",
 )
 @click.option("--first-parent", is_flag=True, help="Follow only the first parent of merges.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "json", "markdown")),
-    default="table",
-    show_default=True,
-)
+@_view_format
 @_repo_option
 def log_cmd(
     paths: tuple[str, ...],
@@ -248,13 +253,7 @@ def log_cmd(
 
 @cli.command(name="show")
 @click.argument("spec", metavar="PATH[@REV]")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("table", "json", "markdown")),
-    default="table",
-    show_default=True,
-)
+@_view_format
 @_repo_option
 def show_cmd(spec: str, fmt: str, repo_path: str) -> int:
     """One prompt as the audit sees it: each clause with the guardrails it carries."""
