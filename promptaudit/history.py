@@ -19,15 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.audit import FileChange, audit, left_over
-from promptaudit.clauses import (
-    Clause,
-    Part,
-    holds_item,
-    lead_reach,
-    may_lead,
-    parts_of_segments,
-    starts_item,
-)
+from promptaudit.clauses import Clause, Part, parts_of_segments
 from promptaudit.errors import FatalError, PolicyError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
@@ -42,6 +34,7 @@ from promptaudit.gitlog import (
 )
 from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
+from promptaudit.regions import apply_hunks, regions
 from promptaudit.relevance import can_matter
 
 if TYPE_CHECKING:
@@ -213,109 +206,6 @@ def _clause(path: str, v: _Version, i: int) -> Clause:
     return Clause(path, v.starts[i], item.text, item.kind, item.lead)
 
 
-def _apply(lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]) -> list[str]:
-    """The new text's lines: -U0 hunks applied in order to the old text's lines."""
-    new = list(lines)
-    delta = 0
-    for old_start, old_count, added in hunks:
-        at = old_start if old_count == 0 else old_start - 1  # 0-based, in the old text
-        new[at + delta : at + delta + old_count] = added
-        delta += len(added) - old_count
-    return new
-
-
-def _paragraph(
-    lines: list[str],
-    first: int,
-    last: int,
-    added: list[str],
-    touched: Sequence[tuple[int, int]] = (),
-) -> tuple[int, int]:
-    """Widen [first, last), which ADDED lines replace, to what must be read again with it.
-
-    Clauses never span blank-line-separated paragraphs, but a list item's lead-in does: it
-    reaches the items of a loose list past blank lines, until prose, a heading, a rule or a
-    tag line stops it. When the edit changes what the region passes on (a new colon, a
-    deleted prose line), the lists right below are added; and when the region then holds a
-    list item, the paragraphs above while a lead-in can flow from them (they end with a colon
-    or hold list items), past a lead-in that some hunk of the commit (TOUCHED: old-line spans)
-    changes or deletes. Lines outside the hunks are the same before and after the edit.
-    """
-    start = min(first, len(lines))
-    while start > 0 and lines[start - 1].strip():
-        start -= 1
-    end = max(last, start)
-    while end < len(lines) and lines[end].strip():
-        end += 1
-    new_region = [*lines[start:first], *added, *lines[last:end]]
-    while lead_reach(lines[start:end]) != lead_reach(new_region):
-        below = _after(lines, end)
-        if below is None or not starts_item(lines[below[0]]):
-            break
-        new_region += lines[end : below[1]]  # both sides grow by the same unchanged lines
-        end = below[1]
-    # Only a region that holds a list item (before or after the edit) can take a lead-in.
-    takes = holds_item([*lines[start:end], *added])
-    while takes:
-        above = _before(lines, start)
-        if above is None or not may_lead(lines[above[0] : above[1]]):
-            break
-        start = above[0]
-        changed = any(a < above[1] and above[0] < max(b, a + 1) for a, b in touched)
-        if not starts_item(lines[start]) and not changed:
-            break  # the lead-in starts here: nothing above reaches past it
-    return start, end
-
-
-def _before(lines: list[str], start: int) -> tuple[int, int] | None:
-    """The paragraph above line START, past blank lines: [top, bottom), or None."""
-    bottom = start
-    while bottom > 0 and not lines[bottom - 1].strip():
-        bottom -= 1
-    if bottom == 0:
-        return None
-    top = bottom
-    while top > 0 and lines[top - 1].strip():
-        top -= 1
-    return top, bottom
-
-
-def _after(lines: list[str], end: int) -> tuple[int, int] | None:
-    """The paragraph below line END, past blank lines: [top, bottom), or None."""
-    top = end
-    while top < len(lines) and not lines[top].strip():
-        top += 1
-    if top == len(lines):
-        return None
-    bottom = top
-    while bottom < len(lines) and lines[bottom].strip():
-        bottom += 1
-    return top, bottom
-
-
-def _regions(
-    lines: list[str], hunks: Sequence[tuple[int, int, list[str]]]
-) -> list[tuple[int, int, int]]:
-    """Old-text regions the hunks touch, merged where they meet: (start, end, delta)."""
-    touched = [
-        (at, at + count) for start, count, _ in hunks for at in [start if count == 0 else start - 1]
-    ]
-    spans = []
-    for (at, stop), (_, old_count, added) in zip(touched, hunks, strict=True):
-        start, end = _paragraph(lines, at, stop, added, touched)
-        spans.append((start, end, len(added) - old_count))
-    regions: list[list[int]] = []
-    for start, end, delta in sorted(spans):
-        # Regions apart only by blank lines are read together: a lead-in one of them gains
-        # or loses reaches into the other.
-        if regions and not any(ln.strip() for ln in lines[regions[-1][1] : start]):
-            regions[-1][1] = max(regions[-1][1], end)
-            regions[-1][2] += delta
-        else:
-            regions.append([start, end, delta])
-    return [(a, b, d) for a, b, d in regions]
-
-
 def _update(
     walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy
 ) -> tuple[_Version, list[int], list[int]]:
@@ -325,14 +215,14 @@ def _update(
     its line shifted by what the hunks above it added or removed. OLD is simple, and so is
     what the hunks add (see _in_part).
     """
-    new_lines = _apply(old.lines, f.hunks)
+    new_lines = apply_hunks(old.lines, f.hunks)
     starts: list[int] = []
     items: list[_Item] = []
     gone: list[int] = []
     fresh: list[int] = []
     shift = 0
     cursor = 0
-    for start, end, delta in _regions(old.lines, f.hunks):
+    for start, end, delta in regions(old.lines, f.hunks):
         lo = bisect.bisect_left(old.starts, start + 1)
         hi = bisect.bisect_right(old.starts, end)
         starts += [x + shift for x in old.starts[cursor:lo]]
