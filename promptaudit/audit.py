@@ -435,8 +435,9 @@ class _FileAudit:
         if not self.new.present:
             return
         new_path = self.new.path or ""
-        fresh = unmatched(self.old.shown, self.new.shown)
-        gone = unmatched(self.new.shown, self.old.shown)
+        # Only what may trip an entry: the screen passes every clause that trips one.
+        fresh = screened(self.policy, unmatched(self.old.shown, self.new.shown))
+        gone = screened(self.policy, unmatched(self.new.shown, self.old.shown))
         old_shown = screened(self.policy, self.old.shown)
         for entry in self.policy.forbidden:
             if not entry.applies_to(new_path):

@@ -36,6 +36,11 @@ _ABBREV = re.compile(
     re.IGNORECASE,
 )
 _ABBREV_REACH = 16  # longer than any abbreviation above
+# How the multi-letter abbreviations above end; the dotted ones end in a single letter.
+_ABBREV_ENDS = (
+    "etc", "vs", "mr", "mrs", "ms", "dr", "prof", "inc", "ltd", "jr", "sr", "st", "fig",
+    "approx", "cf",
+)  # fmt: skip
 _WORD = re.compile(r"\S+")
 # A line that starts with a letter not followed by "." or ")": prose, not a list marker.
 _PLAIN = re.compile(r"\s*[^\W\d_](?![.)])")
@@ -119,7 +124,10 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             if block is None:
                 block = _Block(SENTENCE, [])
                 lead = ""
-            block.pieces.extend(_pieces(segment, line_start, raw, number))
+            if verbatim:
+                block.pieces.append((number, raw))
+            else:
+                block.pieces.extend(_pieces(segment, line_start, raw, number))
             continue
         line = number if verbatim else segment.line_of(line_start)
         if _FENCE.match(raw):
@@ -247,20 +255,44 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
-        head = text[start : m.end()].rstrip()
-        nxt = text[m.end() : m.end() + 1]
-        # Only the end of the text before the stop can hold an abbreviation: a bounded look
-        # keeps a long paragraph linear.
-        abbrev = _ABBREV.search(text, max(0, m.start() - _ABBREV_REACH), m.start() + 1)
-        if abbrev or nxt.isdigit() or (nxt.islower() and not _full_word_before(text, m.start())):
+        stop, end = m.span()
+        nxt = text[end : end + 1]
+        if (
+            _abbreviation_at(text, stop)
+            or nxt.isdigit()
+            or (nxt.islower() and not _full_word_before(text, stop))
+        ):
             # A lower-case start after a full word still begins a sentence (prompts written
             # all in lower case); after a short token ("approx. ten") it does not.
             continue
-        out.append((start, head))
-        start = m.end()
+        out.append((start, text[start:end].rstrip()))
+        start = end
     if start < len(text) and text[start:].strip():
         out.append((start, text[start:].rstrip()))
     return out
+
+
+def _abbreviation_at(text: str, stop: int) -> bool:
+    """Does the "." at STOP end an abbreviation ("e.g.", "Dr.", "J.")?
+
+    Most stops end a plain word: a look at the ASCII letters before the stop rules those
+    out, and only the rest go to the search (whose case-blind letters also take a few
+    non-ASCII look-alikes, hence the ASCII condition). Only the end of the text before the
+    stop can hold an abbreviation: a bounded look keeps a long paragraph linear.
+    """
+    if text[stop] != ".":
+        return False
+    tail = text[max(0, stop - 7) : stop]
+    if tail.isascii():
+        low = tail.lower()
+        single = bool(low) and low[-1].isalpha() and (len(low) < 2 or not _is_word(low[-2]))
+        if not single and not low.endswith(_ABBREV_ENDS):
+            return False
+    return _ABBREV.search(text, max(0, stop - _ABBREV_REACH), stop + 1) is not None
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _full_word_before(text: str, stop: int) -> bool:
@@ -279,6 +311,9 @@ class Part(NamedTuple):
     norm: str
 
 
+_new_part = tuple.__new__
+
+
 def parts_of_segments(segments: Sequence[Segment]) -> Iterator[Part]:
     """The clauses of SEGMENTS as Parts, in order; text that normalizes to nothing is none."""
     for segment in segments:
@@ -293,12 +328,17 @@ def parts_of_segments(segments: Sequence[Segment]) -> Iterator[Part]:
                 first = offset == 0
                 norm = normalize(f"{lead} {sentence}" if first and lead else sentence)
                 if norm:
-                    yield Part(
-                        spans[at][1],
-                        sentence,
-                        kind if first else SENTENCE,
-                        lead if first else "",
-                        norm,
+                    # tuple.__new__ skips the Python-level __new__ of a NamedTuple: this runs
+                    # for every sentence a history walk reads.
+                    yield _new_part(
+                        Part,
+                        (
+                            spans[at][1],
+                            sentence,
+                            kind if first else SENTENCE,
+                            lead if first else "",
+                            norm,
+                        ),
                     )
 
 

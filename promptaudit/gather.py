@@ -35,13 +35,15 @@ def weigh_approvals(
     given: ApprovalInput,
 ) -> list[Finding]:
     signers = _read(repo, rng.base, judge.allowed_signers) if judge.allowed_signers else None
-    with tempfile.TemporaryDirectory(prefix="promptaudit-") as tmp:
-        signers_file = None
-        if signers is not None:
+    if signers is None:
+        approvals, authors = _collect(repo, rng, judge, given, None)
+    else:
+        # ssh-keygen reads the signers from a file: BASE's, written where nobody can swap it.
+        with tempfile.TemporaryDirectory(prefix="promptaudit-") as tmp:
             signers_file = os.path.join(tmp, "allowed_signers")
             with open(signers_file, "wb") as fh:
                 fh.write(signers)
-        approvals, authors = _collect(repo, rng, judge, given, signers_file)
+            approvals, authors = _collect(repo, rng, judge, given, signers_file)
     approvals += _signed_records(repo, rng, judge, signers)
     owners = _codeowners(repo, rng.base)
     out = []

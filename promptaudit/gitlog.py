@@ -32,6 +32,7 @@ _FORMAT = (
 _HEADER_NOISE = (b"index ", b"--- ", b"+++ ", b"\\ No newline")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _NULL = "0" * 40
+_CHUNK = 1 << 16
 
 
 @dataclass
@@ -221,57 +222,82 @@ def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:
     commit: LogCommit | None = None
     section = -1
     remaining_old = remaining_new = 0
-    hunk: list[str] | None = None
-    for raw_line in stream:
-        if remaining_old or remaining_new:
-            # Inside a hunk: exactly the counted lines belong to it, whatever they look like.
-            # Removed lines are only counted, never decoded.
-            sign = raw_line[:1]
-            if sign == b"-" and remaining_old:
-                remaining_old -= 1
+    hunk: list[str] = []
+    for lines in _line_chunks(stream):
+        i, n = 0, len(lines)
+        while i < n:
+            if remaining_old or remaining_new:
+                # Inside a hunk: exactly the counted lines belong to it, all removed lines
+                # first. Removed lines are only counted, never decoded; git's "\ No newline"
+                # note can follow the last of them (then the header test below skips it).
+                if remaining_old:
+                    take = min(remaining_old, n - i)
+                    i += take
+                    remaining_old -= take
+                    continue
+                if lines[i][:1] == b"+":
+                    take = min(remaining_new, n - i)
+                    hunk += [
+                        ln[1:].rstrip(b"\r").decode("utf-8", "surrogateescape")
+                        for ln in lines[i : i + take]
+                    ]
+                    i += take
+                    remaining_new -= take
+                    continue
+            raw_line = lines[i]
+            i += 1
+            if raw_line.startswith(_HEADER_NOISE):
                 continue
-            if sign == b"+" and remaining_new:
-                assert hunk is not None
-                added = raw_line[1:].rstrip(b"\n").rstrip(b"\r")
-                hunk.append(added.decode("utf-8", "surrogateescape"))
-                remaining_new -= 1
+            line = raw_line.decode("utf-8", "surrogateescape")
+            if line.startswith(_COMMIT):
+                if commit is not None:
+                    yield commit
+                commit = _commit_record(line)
+                section = -1
                 continue
-        if raw_line.startswith(_HEADER_NOISE):
-            continue
-        line = raw_line.decode("utf-8", "surrogateescape").rstrip("\n")
-        if line.startswith(_COMMIT):
-            if commit is not None:
-                yield commit
-            f = line[len(_COMMIT) :].split("\x1f")
-            commit = LogCommit(
-                sha=f[0],
-                parents=tuple(f[1].split()),
-                author_name=f[2],
-                author_email=f[3].lower(),
-                date=f[4],
-                subject=f[5],
-                trailers=tuple(t.strip() for t in f[6].split("\x1d") if t.strip()),
-            )
-            section = -1
-            continue
-        if commit is None:
-            continue
-        if line.startswith(":"):
-            commit.files.append(_raw_record(line))
-        elif line.startswith("diff --git "):
-            section += 1
-        elif line.startswith("@@ ") and 0 <= section < len(commit.files):
-            m = _HUNK.match(line)
-            if m:
-                old_start, old_count = int(m.group(1)), int(m.group(2) or 1)
-                new_count = int(m.group(4) or 1)
-                hunk = []
-                commit.files[section].hunks.append((old_start, old_count, hunk))
-                remaining_old, remaining_new = old_count, new_count
-        elif line.startswith("Binary files ") and 0 <= section < len(commit.files):
-            commit.files[section].binary = True
+            if commit is None:
+                continue
+            if line.startswith(":"):
+                commit.files.append(_raw_record(line))
+            elif line.startswith("diff --git "):
+                section += 1
+            elif line.startswith("@@ ") and 0 <= section < len(commit.files):
+                m = _HUNK.match(line)
+                if m:
+                    old_count = int(m.group(2) or 1)
+                    hunk = []
+                    commit.files[section].hunks.append((int(m.group(1)), old_count, hunk))
+                    remaining_old, remaining_new = old_count, int(m.group(4) or 1)
+            elif line.startswith("Binary files ") and 0 <= section < len(commit.files):
+                commit.files[section].binary = True
     if commit is not None:
         yield commit
+
+
+def _line_chunks(stream: IO[bytes]) -> Iterator[list[bytes]]:
+    """The stream's lines, without their newlines, a list of lines at a time: a hunk's lines
+    are then taken by slicing, not one by one."""
+    read = getattr(stream, "read1", stream.read)  # what the pipe holds, without waiting for more
+    rest = b""
+    while chunk := read(_CHUNK):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield lines
+    if rest:
+        yield [rest]
+
+
+def _commit_record(line: str) -> LogCommit:
+    f = line[len(_COMMIT) :].split("\x1f")
+    return LogCommit(
+        sha=f[0],
+        parents=tuple(f[1].split()),
+        author_name=f[2],
+        author_email=f[3].lower(),
+        date=f[4],
+        subject=f[5],
+        trailers=tuple(t.strip() for t in f[6].split("\x1d") if t.strip()),
+    )
 
 
 def _raw_record(line: str) -> LogFile:

@@ -40,6 +40,8 @@ _EMPHASIS = re.compile(r"[*~]")
 # Apostrophes and emphasis marks vanish ("don't" -> "dont", then "do not"; "**not**" -> "not").
 _DROPPED = str.maketrans("", "", _APOSTROPHE_CHARS + "*~")
 _NON_WORD = re.compile(r"[\W_]+")
+# Every ASCII character _NON_WORD matches, as a space (a bytes.translate table).
+_ASCII_NON_WORD = bytes(c if chr(c).isalnum() else 32 for c in range(128)) + bytes(128)
 # Letters spaced out one space apart ("i g n o r e"); a wider gap separates two such words.
 _SPACED_LETTERS = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_]){2,}(?![^\W_])")
 # What any spaced-out run ends with: a cheap test (it starts with a space, which the regex
@@ -97,7 +99,11 @@ def normalize(text: str) -> str:
         # First with the spacing as written, so that two letter-spaced words stay two words,
         # then again for letters split by dots, hyphens or wider gaps (i.g.n.o.r.e).
         text = _SPACED_LETTERS.sub(_join_spaced, text)
-    text = _NON_WORD.sub(" ", text).strip()
+    if text.isascii():
+        # The same as the substitution below, for the common case, at a fraction of its cost.
+        text = b" ".join(text.encode("ascii").translate(_ASCII_NON_WORD).split()).decode("ascii")
+    else:
+        text = _NON_WORD.sub(" ", text).strip()
     if _SPACED_TAIL.search(text):
         text = _SPACED_LETTERS.sub(_join_spaced, text)
     if "nt" in text:
