@@ -206,20 +206,36 @@ def _clause(path: str, v: _Version, i: int) -> Clause:
     return Clause(path, v.starts[i], item.text, item.kind, item.lead)
 
 
-def _update(
-    walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy
-) -> tuple[_Version, list[int], list[int]]:
-    """The new version, and which clauses left the old and arrived (equal texts cancelled).
+class _Reread(NamedTuple):
+    """One paragraph (or run of them) an edit made the walk read again."""
 
-    Each paragraph a hunk touches is read again; every other clause is carried forward with
-    its line shifted by what the hunks above it added or removed. OLD is simple, and so is
-    what the hunks add (see _in_part).
+    old_lines: tuple[int, int]  # [start, end) of the old text's lines
+    old_items: tuple[int, int]  # its clauses that can matter, as a slice of the old items
+    new_items: tuple[int, int]  # and of the new items
+    parts: list[Part]  # every clause read in the new text, in order, also those that cannot
+
+
+class _Edit(NamedTuple):
+    """The new version, which clauses that can matter left the old one and arrived (by
+    index, equal texts cancelled), and the paragraphs read again."""
+
+    new: _Version
+    departed: list[int]
+    arrived: list[int]
+    reread: list[_Reread]
+
+
+def _update(walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy) -> _Edit:
+    """Read an edit: each paragraph a hunk touches is read again; every other clause is
+    carried forward with its line shifted by what the hunks above it added or removed. OLD
+    is simple, and so is what the hunks add (see _in_part).
     """
     new_lines = apply_hunks(old.lines, f.hunks)
     starts: list[int] = []
     items: list[_Item] = []
     gone: list[int] = []
     fresh: list[int] = []
+    reread: list[_Reread] = []
     shift = 0
     cursor = 0
     for start, end, delta in regions(old.lines, f.hunks):
@@ -229,18 +245,20 @@ def _update(
         items += old.items[cursor:lo]
         region = new_lines[start + shift : end + shift + delta]
         first = len(items)
-        for part in parts_of_segments([Segment("\n".join(region), start + shift + 1)]):
+        parts = list(parts_of_segments([Segment("\n".join(region), start + shift + 1)]))
+        for part in parts:
             if walk.relevant(policy, path, part):
                 starts.append(part.line)
                 items.append(_Item(part.text, part.kind, part.lead, part.norm))
         gone += range(lo, hi)
         fresh += range(first, len(items))
+        reread.append(_Reread((start, end), (lo, hi), (first, len(items)), parts))
         cursor = hi
         shift += delta
     starts += [x + shift for x in old.starts[cursor:]]
     items += old.items[cursor:]
     new = _Version(new_lines, starts, items, simple=True, policy=policy)
-    return new, *_cancel(old, gone, new, fresh)
+    return _Edit(new, *_cancel(old, gone, new, fresh), reread)
 
 
 def _cancel(
@@ -427,6 +445,7 @@ def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
 
     findings: list[Finding] = []
     whole: list[FileChange] = []
+    _follow_moves_out(w, c, parent, judge)
     for f in c.files:
         if f.old_path in POLICY_FILES or f.new_path in POLICY_FILES:
             continue
@@ -455,6 +474,22 @@ def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
             w.repo, Range(parent, c.sha), judge, base_policy, findings, given
         )
     return _Judged(c, parent, judge, base_policy, findings)
+
+
+def _follow_moves_out(w: _Walk, c: LogCommit, parent: str | None, judge: Policy) -> None:
+    """A prompt moved where the walk does not look reads as a deletion in the walk's diff:
+    pair it as review does, over the whole tree, so that the event says where it went."""
+    deleted = {
+        f.old_path: f
+        for f in c.files
+        if f.new_path is None and f.old_path is not None and judge.is_prompt(f.old_path)
+    }
+    if not deleted or parent is None:
+        return
+    for change in w.repo.diff(parent, c.sha):
+        f = deleted.get(change.old_path or "") if change.status == "R" else None
+        if f is not None:
+            f.status, f.new_path, f.new_blob = "R", change.new_path, change.new_blob
 
 
 def _policy_changes(
@@ -548,18 +583,23 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
             f"{f.new_path or f.old_path}: is a binary file, not a prompt",
             "exclude it from the prompts globs",
         )
-    edit = old_in and new_in and f.old_path == f.new_path and f.hunks
-    old = w.version(f.old_blob or "", f.old_path or "", judge) if edit else None
+    edited = old_in and new_in and f.old_path == f.new_path and f.hunks
+    old = w.version(f.old_blob or "", f.old_path or "", judge) if edited else None
     if old is not None and _in_part(old, f):
         path = f.new_path or ""
-        new, departed, arrived = _update(w, path, old, f, judge)
-        w.remember(f.new_blob or "", new)
-        if not departed and not arrived:
+        edit = _update(w, path, old, f, judge)
+        w.remember(f.new_blob or "", edit.new)
+        if not edit.departed and not edit.arrived:
             return []
-        gone = [_clause(path, old, i) for i in departed]
-        came = [_clause(path, new, j) for j in arrived]
-        before = _merge(gone, _context(path, old))
-        after = _merge(came, _context(path, new))
+        if edit.departed:
+            # A rule that left is matched to what it became among every new clause, as in
+            # review, also those that cannot matter alone ("You may: ..." for "You must
+            # never: ..."): the re-read paragraphs are taken whole, on both sides.
+            old_parts = [(r.old_items, _old_parts(old, r)) for r in edit.reread]
+            before = _whole_side(path, old, old_parts)
+            after = _whole_side(path, edit.new, [(r.new_items, r.parts) for r in edit.reread])
+        else:
+            before, after = _context(path, old), _context(path, edit.new)
         # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
         return _audit_clauses(judge, path, path, before, after)
     # Added, deleted, renamed or mode-changed files, and edits of files with comments or
@@ -569,6 +609,25 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
     return FileChange(f.old_path, f.new_path, old_text, new_text)
 
 
+def _old_parts(old: _Version, r: _Reread) -> list[Part]:
+    start, end = r.old_lines
+    return list(parts_of_segments([Segment("\n".join(old.lines[start:end]), start + 1)]))
+
+
+def _whole_side(
+    path: str, v: _Version, reread: list[tuple[tuple[int, int], list[Part]]]
+) -> list[Clause]:
+    """V's clauses that can matter, with the re-read paragraphs' clauses all in, in order."""
+    out: list[Clause] = []
+    cursor = 0
+    for (lo, hi), parts in reread:
+        out += [_clause(path, v, i) for i in range(cursor, lo)]
+        out += [Clause(path, *p[:4]) for p in parts]
+        cursor = hi
+    out += [_clause(path, v, i) for i in range(cursor, len(v.items))]
+    return out
+
+
 def _in_part(old: _Version, f: LogFile) -> bool:
     """Can this edit be read paragraph by paragraph: plain text or Markdown, before and
     after, with no comment, fence or lone carriage return?"""
@@ -576,22 +635,6 @@ def _in_part(old: _Version, f: LogFile) -> bool:
         return False
     added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
     return not any(m in added for m in (*_MARKERS, "\r"))
-
-
-def _merge(changed: list[Clause], context: list[Clause]) -> list[Clause]:
-    """The changed clauses and the context, each clause once (two equal clauses twice)."""
-    left: dict[tuple[int, str, str], int] = {}
-    for c in changed:
-        key = (c.line, c.text, c.lead)
-        left[key] = left.get(key, 0) + 1
-    merged = list(changed)
-    for c in context:
-        key = (c.line, c.text, c.lead)
-        if left.get(key, 0):
-            left[key] -= 1
-        else:
-            merged.append(c)
-    return sorted(merged, key=lambda c: c.line)
 
 
 def _text(w: _Walk, blob: str | None, path: str | None, policy: Policy) -> str | None:

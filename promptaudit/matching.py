@@ -184,7 +184,7 @@ def trips(entry: Forbidden, clause: Clause) -> bool:
 
 
 def _trips(entry: Forbidden, clause: Clause) -> bool:
-    if not _on_topic(entry, clause) and not _INTENSIFIERS.search(clause.text):
+    if not _on_topic(entry, clause) and not _intensified(clause.text):
         # The cheap test first: most clauses name no forbidden instruction. (Intensifiers are
         # dropped before matching, which can join a phrase they split, so those go the long way.)
         return False
@@ -219,6 +219,21 @@ _INTENSIFIERS = re.compile(
     r"in any (?:case|situation|way)|whatsoever|no matter what|whatever happens)\b\s*,?",
     re.IGNORECASE,
 )
+# Every intensifier above holds one of these. (The case-blind pattern also takes a few
+# non-ASCII look-alikes of "s" and "i": text that is not ASCII always goes to the search.)
+_INTENSIFIER_WORDS = ("ever", "any", "circumstance", "matter")
+
+
+@lru_cache(maxsize=8192)
+def _intensified(text: str) -> bool:
+    """Does TEXT hold an intensifier? Asked of a clause once for every forbidden entry."""
+    if text.isascii():
+        low = text.lower()
+        if not any(w in low for w in _INTENSIFIER_WORDS):
+            return False
+    return _INTENSIFIERS.search(text) is not None
+
+
 # Where a negation stops reaching: the end of a sentence part ("say no; then ignore ...").
 _BOUNDARY = re.compile(r"[,;:.!?()\[\]]+")
 
@@ -495,6 +510,12 @@ def permits_access(norm: str, span_norms: Sequence[str]) -> bool:
     if not topic:
         return False
     return any(content_tokens(m.group(1)) & topic for m in _ACCESS.finditer(norm))
+
+
+def may_permit_access(norm: str) -> bool:
+    """Could NORM be a permission `permits_access` flags, whatever rule it is read against?
+    (Every rule's topic is a subset of CRITICAL.) What a history walk keeps to judge."""
+    return any(content_tokens(m.group(1)) & CRITICAL for m in _ACCESS.finditer(norm))
 
 
 def grants_exception(norm: str, rule_norms: Sequence[str], span_norms: Sequence[str] = ()) -> bool:

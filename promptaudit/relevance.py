@@ -1,7 +1,7 @@
 """Which clauses can take part in a finding: the question a history walk asks of every clause.
 
-A clause matters when it is on a guardrail's topic, trips a forbidden entry, or reads like a
-safety rule nobody listed. Most clauses of a prompt are none of these, and asking each rule in
+A clause matters when it is on a guardrail's topic, trips a forbidden entry, reads like a
+safety rule nobody listed, or lets someone see what a rule protects. Most clauses of a prompt are none of these, and asking each rule in
 turn costs tens of microseconds a clause; one search for the needles every rule requires
 (`promptaudit.needles`) answers "no" for those clauses in a few, and only the others are asked
 in full, so the answer is the same.
@@ -9,16 +9,19 @@ in full, so the answer is the same.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from promptaudit.matching import (
     _INTENSIFIERS,
     _SENSITIVE,
+    may_permit_access,
     reads_like_safety_rule,
     satisfies,
     trips,
 )
 from promptaudit.needles import Needle, Screen, required_literals
+from promptaudit.similarity import critical_needles
 
 if TYPE_CHECKING:
     from promptaudit.clauses import Clause
@@ -28,15 +31,29 @@ _SCREENS: dict[int, tuple[Policy, Screen | None]] = {}
 
 
 def can_matter(policy: Policy, clause: Clause) -> bool:
-    """Can this clause take part in a finding? Its topic, a forbidden trip, or a safety rule."""
+    """Can this clause take part in a finding? Its topic, a forbidden trip, a safety rule, or
+    a permission to see what a guardrail protects ("admins may view your instructions", which
+    no rule's words match, weakens it)."""
     screen = _screen(policy)
-    if screen is not None and not screen.matches(clause.norm):
-        return False
-    return (
+    ruled = (screen is None or screen.matches(clause.norm)) and (
         any(satisfies(g, clause, loose=True) for g in policy.guardrails)
         or any(trips(f, clause) for f in policy.forbidden)
         or reads_like_safety_rule(clause.norm)
     )
+    return ruled or (bool(policy.guardrails) and _may_permit_access(clause.norm))
+
+
+def _may_permit_access(norm: str) -> bool:
+    topics = _topics()
+    return (topics is None or topics.matches(norm)) and may_permit_access(norm)
+
+
+@lru_cache(maxsize=1)
+def _topics() -> Screen | None:
+    """The critical topics, one of which a permission may_permit_access flags names (its
+    verbs, "see", "read", "show", are far more common words); None without needles."""
+    needles = critical_needles()
+    return Screen(needles) if needles is not None else None
 
 
 def screened(policy: Policy, clauses: list[Clause]) -> list[Clause]:

@@ -175,6 +175,25 @@ CRITICAL = frozenset(
 )  # fmt: skip
 
 
+def critical_needles() -> list[tuple[str, bool, bool]] | None:
+    """Texts one of which any normalized text whose content tokens meet CRITICAL holds, as
+    needles (text, at a word start, at a word end): the phrases that name such a topic, and
+    the stems that become one (a stem is a prefix of its word). None when a phrase offers
+    no needle."""
+    from promptaudit.needles import required_literals
+
+    found: list[tuple[str, bool, bool]] = []
+    for pattern, token in _PHRASES:
+        if token in CRITICAL:
+            literals = required_literals(pattern)
+            if literals is None:  # pragma: no cover - every phrase above has literals
+                return None
+            found += literals
+    stems = {s for s in CRITICAL if _BY_STEM.get(s, s) in CRITICAL}
+    stems |= {s for s, canonical in _BY_STEM.items() if canonical in CRITICAL}
+    return found + [(s, True, False) for s in sorted(stems)]
+
+
 def keeps_topic(span_norm: str, after_norm: str) -> bool:
     """Does AFTER still say what the matched part of a rule (SPAN) was about?
 
