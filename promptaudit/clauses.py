@@ -44,6 +44,9 @@ _ABBREV_ENDS = (
 _WORD = re.compile(r"\S+")
 # A line that starts with a letter not followed by "." or ")": prose, not a list marker.
 _PLAIN = re.compile(r"\s*[^\W\d_](?![.)])")
+# The same at the start of many lines joined, and a line after the first that is not prose.
+_PLAIN_FIRST = re.compile(r"[^\S\n]*[^\W\d_](?![.)])")
+_NOT_PLAIN_AFTER = re.compile(r"\n(?![^\S\n]*[^\W\d_](?![.)]))")
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ def lead_reach(lines: Sequence[str]) -> tuple[str, ...] | None:
 
     Two versions of a region with the same answer leave the lists below it as they were.
     """
+    if lines and _all_prose("\n".join(lines)):  # the common case, in two searches
+        return tuple(ln.strip() for ln in lines) if lines[-1].strip().endswith(":") else _STOPS
     last: tuple[str, ...] | None = None
     current: list[str] = []
     in_item = False
@@ -317,7 +322,9 @@ _new_part = tuple.__new__
 def parts_of_segments(segments: Sequence[Segment]) -> Iterator[Part]:
     """The clauses of SEGMENTS as Parts, in order; text that normalizes to nothing is none."""
     for segment in segments:
-        for kind, text, spans, lead in _blocks(segment):
+        paragraph = _one_paragraph(segment)
+        blocks = _blocks(segment) if paragraph is None else (paragraph,)
+        for kind, text, spans, lead in blocks:
             sentences = split_sentences(text) if kind != HEADING else [(0, text)]
             # Offsets ascend, as the spans do: each sentence is on the line of the last span
             # that starts at or before it.
@@ -340,6 +347,26 @@ def parts_of_segments(segments: Sequence[Segment]) -> Iterator[Part]:
                             norm,
                         ),
                     )
+
+
+def _all_prose(text: str) -> bool:
+    """Is every line of TEXT one _PLAIN matches (no blank line, marker, heading, rule, tag)?"""
+    return _PLAIN_FIRST.match(text) is not None and _NOT_PLAIN_AFTER.search(text) is None
+
+
+def _one_paragraph(segment: Segment) -> tuple[str, str, list[tuple[int, int]], str] | None:
+    """The one block of a segment that is a single paragraph of prose, as _blocks gives it,
+    or None: what a history walk reads again most, found in one search, not line by line."""
+    text = segment.text
+    if not segment.verbatim or not _all_prose(text):
+        return None
+    pieces = [line.replace("\t", " ").strip() for line in text.split("\n")]
+    spans = []
+    pos = 0
+    for number, piece in enumerate(pieces, segment.line):
+        spans.append((pos, number))
+        pos += len(piece) + 1
+    return SENTENCE, " ".join(pieces), spans, ""
 
 
 def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
