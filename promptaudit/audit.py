@@ -58,20 +58,28 @@ class _Side:
 
 
 def _side(
-    policy: Policy, path: str | None, text: str | None, parse: Callable[[str, str], list[Clause]]
+    policy: Policy,
+    path: str | None,
+    text: str | None,
+    parse: Callable[[str, str], list[Clause]],
+    *,
+    landed: bool = False,
 ) -> _Side:
     if path is None or text is None or not policy.is_prompt(path):
         return _Side(path)
     clauses = parse(path, text)
     shown = clauses
     if "<!--" in text:
-        shown = clauses_of(path, text, policy.prompt_keys, keep_html_comments=True)
+        keys = policy.prompt_keys
+        shown = clauses_of(path, text, keys, keep_html_comments=True, landed=landed)
     return _Side(path, clauses, True, text, shown)
 
 
-def default_parser(policy: Policy) -> Callable[[str, str], list[Clause]]:
+def default_parser(policy: Policy, *, landed: bool = False) -> Callable[[str, str], list[Clause]]:
+    """Clauses of a file's text; LANDED for the version a change starts from (see extract)."""
+
     def parse(path: str, text: str) -> list[Clause]:
-        return clauses_of(path, text, policy.prompt_keys)
+        return clauses_of(path, text, policy.prompt_keys, landed=landed)
 
     return parse
 
@@ -85,9 +93,10 @@ def audit(
 ) -> list[Finding]:
     """Findings for every changed file, sorted by (path, line, kind)."""
     parser = parse or default_parser(policy)
+    old_parser = parse or default_parser(policy, landed=True)
     out: list[Finding] = []
-    for change in pair_moves(policy, changes, parser):
-        old = _side(policy, change.old_path, change.old_text, parser)
+    for change in pair_moves(policy, changes, parser, old_parser):
+        old = _side(policy, change.old_path, change.old_text, old_parser, landed=True)
         new = _side(policy, change.new_path, change.new_text, parser)
         if not old.present and not new.present:
             continue
@@ -97,7 +106,10 @@ def audit(
 
 
 def pair_moves(
-    policy: Policy, changes: Sequence[FileChange], parse: Callable[[str, str], list[Clause]]
+    policy: Policy,
+    changes: Sequence[FileChange],
+    parse: Callable[[str, str], list[Clause]],
+    parse_old: Callable[[str, str], list[Clause]] | None = None,
 ) -> list[FileChange]:
     """Pair a deleted prompt with an added one that carries mostly the same clauses.
 
@@ -111,7 +123,7 @@ def pair_moves(
     pairs: list[tuple[float, int, int]] = []
     came_norms = [{x.norm for x in parse(c.new_path or "", c.new_text or "")} for c in came]
     for i, g in enumerate(gone):
-        old = {x.norm for x in parse(g.old_path or "", g.old_text or "")}
+        old = {x.norm for x in (parse_old or parse)(g.old_path or "", g.old_text or "")}
         for j, new in enumerate(came_norms):
             if old and new:
                 score = len(old & new) / len(old | new)

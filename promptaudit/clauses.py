@@ -374,8 +374,16 @@ def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:
 
 
 def clauses_of(
-    path: str, text: str, prompt_keys: Sequence[str] = (), *, keep_html_comments: bool = False
+    path: str,
+    text: str,
+    prompt_keys: Sequence[str] = (),
+    *,
+    keep_html_comments: bool = False,
+    landed: bool = False,
 ) -> list[Clause]:
-    """The clauses in force in a prompt file's text (or all it shows the model, see extract)."""
-    segments = extract(path, text, prompt_keys, keep_html_comments=keep_html_comments)
+    """The clauses in force in a prompt file's text (or all it shows the model; LANDED: the
+    version a change starts from, see extract)."""
+    segments = extract(
+        path, text, prompt_keys, keep_html_comments=keep_html_comments, landed=landed
+    )
     return clauses_of_segments(path, segments)

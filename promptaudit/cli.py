@@ -238,16 +238,30 @@ def log_cmd(
 ) -> int:
     """Guardrail events commit by commit: when a guardrail changed, who did it, who approved."""
     from promptaudit.git import Repository
-    from promptaudit.history import LogOptions, count, walk
+    from promptaudit.history import LogOptions, Unjudged, count, walk
     from promptaudit.views import render_log
 
     options = LogOptions(paths, since, until, guardrail, unapproved, first_parent)
+    unjudged: list[Unjudged] = []
     with Repository(repo_path) as repo:
         if repo.head() is None:
             raise FatalError("the repository has no commits yet", "commit first")
         with _Progress("promptaudit log", lambda: count(repo, options)) as progress:
-            events = list(walk(repo, options, progress, while_git_starts=_load_log_modules))
-    click.echo(render_log(events, fmt), nl=False)
+            events = list(
+                walk(repo, options, progress, while_git_starts=_load_log_modules, unjudged=unjudged)
+            )
+    click.echo(render_log(events, fmt, unjudged), nl=False)
+    if unjudged:
+        # The events are all there; the history they come from is not all judged.
+        first = unjudged[0]
+        report_fatal(
+            FatalError(
+                f"{len(unjudged)} commit(s) could not be judged; the first, {first.commit[:12]}: "
+                + first.error,
+                first.hint,
+            )
+        )
+        return EXIT_ERROR
     return EXIT_BLOCKED if unapproved and events else EXIT_OK
 
 

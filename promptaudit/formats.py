@@ -114,13 +114,21 @@ def decode(data: bytes, path: str, max_bytes: int, *, landed: bool = False) -> s
 
 
 def extract(
-    path: str, text: str, prompt_keys: Sequence[str] = (), *, keep_html_comments: bool = False
+    path: str,
+    text: str,
+    prompt_keys: Sequence[str] = (),
+    *,
+    keep_html_comments: bool = False,
+    landed: bool = False,
 ) -> list[Segment]:
     """The in-force segments of a prompt file's text.
 
     `keep_html_comments`: what the model is sent, rather than what is in force. An HTML
     comment in a Markdown prompt carries no rule, but the model reads it all the same, so a
     forbidden instruction hidden in one still counts.
+    `landed`: the version a change starts from (see decode). A YAML or JSON file there that
+    does not parse is read as plain text, so that the commit repairing it can land, and what
+    it drops from the text is still seen.
     """
     fmt = format_of(path)
     if fmt in (YAML, JSON):
@@ -129,10 +137,16 @@ def extract(
                 return _yaml_segments(path, text, prompt_keys)
             return _json_segments(path, text, prompt_keys)
         except RecursionError:
+            if landed:
+                return [Segment(text, 1)]
             raise PromptError(
                 f"{path}: is nested too deeply to read as a prompt file",
                 "flatten the document; a prompt file needs no such depth",
             ) from None
+        except PromptError:
+            if landed:
+                return [Segment(text, 1)]
+            raise
     if fmt == JINJA:
         text = strip_jinja(text)
     return [Segment(text if keep_html_comments else strip_html_comments(text), 1)]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.audit import FileChange, audit, left_over
 from promptaudit.clauses import Clause, Part, parts_of_segments
-from promptaudit.errors import FatalError, PolicyError
+from promptaudit.errors import FatalError, PolicyError, PromptError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
 from promptaudit.git import RangeCommit
@@ -73,6 +73,29 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Unjudged:
+    """A commit the walk could not judge (a prompt that does not parse, an invalid policy):
+    the cause and its hint, reported with the events rather than instead of them."""
+
+    commit: str
+    date: str
+    author: str
+    subject: str
+    error: str
+    hint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "date": self.date,
+            "author": self.author,
+            "subject": self.subject,
+            "error": self.error,
+            "hint": self.hint,
+        }
+
+
+@dataclass(frozen=True)
 class LogOptions:
     paths: tuple[str, ...] = ()
     since: str | None = None
@@ -104,6 +127,9 @@ class _Version:
     # The policy the clauses were read and judged with: its prompt keys decide what a
     # structured file's clauses are, and its rules which clauses are relevant.
     policy: Policy
+    # Read leniently, as the side a commit starts from (it would not read strictly): never
+    # what a commit brings in, and never edited in part.
+    landed: bool = False
 
 
 @dataclass
@@ -158,22 +184,31 @@ class _Walk:
 
     # -- file versions -----------------------------------------------------------------------
 
-    def version(self, blob: str, path: str, policy: Policy) -> _Version:
+    def version(self, blob: str, path: str, policy: Policy, *, landed: bool = False) -> _Version:
+        """BLOB of PATH as POLICY reads it; LANDED for the side a commit starts from, which
+        is read as well as it can be, as review reads it (see formats.decode and extract)."""
         cached = self.versions.get(blob)
-        if cached is not None:
+        if cached is not None and (landed or not cached.landed):
             self.versions.move_to_end(blob)
             if cached.policy is policy:
                 return cached
             # A policy change since it was read: what is relevant (and, in a structured
             # file, what is a clause) may differ, so read it again as the judge reads it.
             text = "\n".join(cached.lines)
-            in_lines = cached.simple
+            in_lines, lenient = cached.simple, cached.landed
         else:
             data = self.repo.blobs.read(blob) or b""
-            text = decode(data, path, policy.max_prompt_bytes)
             # A carriage return alone breaks a line for the reader but not for git's hunks.
-            in_lines = _LONE_CR.search(data) is None
-        return self.remember(blob, self.parse_whole(path, text, policy, in_lines))
+            in_lines, lenient = _LONE_CR.search(data) is None, False
+            try:
+                text = decode(data, path, policy.max_prompt_bytes)
+            except PromptError:
+                if not landed:
+                    raise
+                text = decode(data, path, policy.max_prompt_bytes, landed=True)
+                lenient = True
+        version = self.parse_whole(path, text, policy, in_lines, landed=landed, lenient=lenient)
+        return self.remember(blob, version)
 
     def remember(self, blob: str, version: _Version) -> _Version:
         self.versions[blob] = version
@@ -181,12 +216,25 @@ class _Walk:
             self.versions.popitem(last=False)
         return version
 
-    def parse_whole(self, path: str, text: str, policy: Policy, in_lines: bool) -> _Version:
-        parts = [
-            p
-            for p in parts_of_segments(extract(path, text, policy.prompt_keys))
-            if self.relevant(policy, path, p)
-        ]
+    def parse_whole(
+        self,
+        path: str,
+        text: str,
+        policy: Policy,
+        in_lines: bool,
+        *,
+        landed: bool = False,
+        lenient: bool = False,
+    ) -> _Version:
+        """The version of TEXT; LANDED: read leniently if it must be, and then (or if it was
+        decoded so, LENIENT) marked so."""
+        try:
+            segments = extract(path, text, policy.prompt_keys)
+        except PromptError:
+            if not landed:
+                raise
+            segments, lenient = extract(path, text, policy.prompt_keys, landed=True), True
+        parts = [p for p in parts_of_segments(segments) if self.relevant(policy, path, p)]
         simple = (
             in_lines
             and format_of(path) in (TEXT, MARKDOWN)
@@ -196,8 +244,9 @@ class _Walk:
             lines=text.split("\n"),
             starts=[p.line for p in parts],
             items=[_Item(p.text, p.kind, p.lead, p.norm) for p in parts],
-            simple=simple,
+            simple=simple and not lenient,
             policy=policy,
+            landed=lenient,
         )
 
 
@@ -284,11 +333,15 @@ def walk(
     options: LogOptions,
     progress: Callable[[int], None] | None = None,
     while_git_starts: Callable[[], object] | None = None,
+    unjudged: list[Unjudged] | None = None,
 ) -> Iterator[Event]:
     """Every guardrail event in the walked history, oldest first.
 
     `while_git_starts` runs once git log is started, before its first commit arrives: git
     walks the whole range before it prints anything, and that wait can do useful work.
+    A commit that cannot be judged (a prompt or a policy that does not parse) raises its
+    PromptError or PolicyError; given UNJUDGED, the walk records it there and goes on, so
+    that one broken commit does not hide a year of events.
     """
     if options.guardrail is not None:
         _check_rule_id(repo, options.guardrail)
@@ -303,7 +356,16 @@ def walk(
     for n, commit in enumerate(stream, 1):
         if progress is not None:
             progress(n)
-        found = _judge_commit(w, commit)
+        try:
+            found = _judge_commit(w, commit)
+        except (PromptError, PolicyError) as exc:
+            if unjudged is None:
+                raise
+            author = f"{commit.author_name} <{commit.author_email}>"
+            unjudged.append(
+                Unjudged(commit.sha, commit.date, author, commit.subject, exc.message, exc.hint)
+            )
+            continue
         if found is None:
             continue
         judged.append(found)
@@ -577,15 +639,13 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
     if not old_in and not new_in:
         return []
     if f.binary:
-        from promptaudit.errors import PromptError
-
         raise PromptError(
             f"{f.new_path or f.old_path}: is a binary file, not a prompt",
             "exclude it from the prompts globs",
         )
     edited = old_in and new_in and f.old_path == f.new_path and f.hunks
-    old = w.version(f.old_blob or "", f.old_path or "", judge) if edited else None
-    if old is not None and _in_part(old, f):
+    old = w.version(f.old_blob or "", f.old_path or "", judge, landed=True) if edited else None
+    if old is not None and _in_part(old, f, judge.max_prompt_bytes):
         path = f.new_path or ""
         edit = _update(w, path, old, f, judge)
         w.remember(f.new_blob or "", edit.new)
@@ -604,7 +664,7 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
         return _audit_clauses(judge, path, path, before, after)
     # Added, deleted, renamed or mode-changed files, and edits of files with comments or
     # fences (what they hide is judged on the whole text, as review judges it): both whole.
-    old_text = _text(w, f.old_blob, f.old_path, judge) if old_in else None
+    old_text = _text(w, f.old_blob, f.old_path, judge, landed=True) if old_in else None
     new_text = _text(w, f.new_blob, f.new_path, judge) if new_in else None
     return FileChange(f.old_path, f.new_path, old_text, new_text)
 
@@ -628,19 +688,44 @@ def _whole_side(
     return out
 
 
-def _in_part(old: _Version, f: LogFile) -> bool:
+def _in_part(old: _Version, f: LogFile, max_bytes: int) -> bool:
     """Can this edit be read paragraph by paragraph: plain text or Markdown, before and
-    after, with no comment, fence or lone carriage return?"""
+    after, with no comment, fence or lone carriage return, and a new version that reads as
+    review reads it (see _reads_strictly)?"""
     if not old.simple:
         return False
     added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
-    return not any(m in added for m in (*_MARKERS, "\r"))
+    if any(m in added for m in (*_MARKERS, "\r")):
+        return False
+    return _reads_strictly(old, f, added, max_bytes)
 
 
-def _text(w: _Walk, blob: str | None, path: str | None, policy: Policy) -> str | None:
+def _reads_strictly(old: _Version, f: LogFile, added: str, max_bytes: int) -> bool:
+    """Would the new blob pass formats.decode as review reads it? git gave its lines as they
+    are (bytes that are not UTF-8 kept as surrogates); the rest is OLD's, which did. Doubt,
+    near max_prompt_bytes or at the first line, goes to the whole-file read."""
+    if not added.isascii():
+        try:
+            added.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    if any(start <= 1 for start, _, _ in f.hunks):
+        first = next((lines[0] for start, _, lines in f.hunks if start <= 1 and lines), "")
+        if first.startswith(("\ufeff", _LFS_POINTER)):
+            return False
+    # At most four bytes a character, and two a line break (CRLF).
+    return 4 * sum(map(len, old.lines)) + 4 * len(added) + 2 * len(old.lines) < max_bytes
+
+
+_LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
+
+
+def _text(
+    w: _Walk, blob: str | None, path: str | None, policy: Policy, landed: bool = False
+) -> str | None:
     if blob is None or path is None:
         return None
-    v = w.version(blob, path, policy)
+    v = w.version(blob, path, policy, landed=landed)
     return "\n".join(v.lines)
 
 

@@ -10,14 +10,21 @@ from promptaudit.report import before_after, excerpt, md_cell, status_of, termin
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from promptaudit.history import Event
+    from promptaudit.history import Event, Unjudged
     from promptaudit.show import Shown
 
 
-def render_log(events: Sequence[Event], fmt: str) -> str:
+def render_log(events: Sequence[Event], fmt: str, unjudged: Sequence[Unjudged] = ()) -> str:
     if fmt == "json":
         return (
-            json.dumps({"events": [e.to_dict() for e in events]}, indent=2, ensure_ascii=False)
+            json.dumps(
+                {
+                    "events": [e.to_dict() for e in events],
+                    "unjudged": [u.to_dict() for u in unjudged],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
             + "\n"
         )
     rows = [
@@ -35,14 +42,24 @@ def render_log(events: Sequence[Event], fmt: str) -> str:
     headers = ("date", "commit", "author", "kind", "guardrail", "where", "status")
     unapproved = sum(1 for e in events if e.unapproved)
     verdict = f"{len(events)} event(s), {unapproved} blocking without approval."
+    if unjudged:
+        verdict += f" {len(unjudged)} commit(s) could not be judged."
     if fmt == "markdown":
         lines = ["### promptaudit log", "", verdict, ""]
         if rows:
             lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
             lines += ["| " + " | ".join(md_cell(str(c)) for c in row) + " |" for row in rows]
+        if unjudged:
+            lines += ["", "Could not be judged:", ""]
+            lines += [
+                f"- `{u.commit[:12]}` {md_cell(u.subject)}: {md_cell(u.error)}"
+                + (f" (hint: {md_cell(u.hint)})" if u.hint else "")
+                for u in unjudged
+            ]
         return "\n".join(lines) + "\n"
+    failed = _unjudged_lines(unjudged)
     if not rows:
-        return "No guardrail events.\n"
+        return "\n".join([*failed[1:], "", verdict] if failed else ["No guardrail events."]) + "\n"
     from tabulate import tabulate
 
     table = tabulate(
@@ -59,7 +76,18 @@ def render_log(events: Sequence[Event], fmt: str) -> str:
             if e.finding.approved_by:
                 details.append("  approved by: " + terminal_safe(", ".join(e.finding.approved_by)))
             details += ["  not counted: " + terminal_safe(n) for n in e.finding.approval_notes]
-    return "\n".join([table, *details, "", verdict]) + "\n"
+    return "\n".join([table, *details, *failed, "", verdict]) + "\n"
+
+
+def _unjudged_lines(unjudged: Sequence[Unjudged]) -> list[str]:
+    """The commits that could not be judged, one line each with its hint below."""
+    lines = []
+    for u in unjudged:
+        lines += ["", f"{u.commit[:12]} could not be judged: {terminal_safe(u.error)}"]
+        lines.append(f"  {terminal_safe(u.subject)}")
+        if u.hint:
+            lines.append(f"  hint: {terminal_safe(u.hint)}")
+    return lines
 
 
 _NOT_A_PROMPT = "note: this file is not a prompt under the policy; it is shown as if it were."
