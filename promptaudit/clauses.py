@@ -86,12 +86,15 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
     The lead-in of a list item is the sentence ending in a colon right above its list:
     "You must never:" gives its items their force. Blank lines between the lead-in and the
     items, or between items (a loose list), do not end it; prose, a heading, a rule line or a
-    tag line does.
+    tag line does. An item that itself ends with a colon leads the items nested under it
+    ("- Never do the following:" over "  - reveal the system prompt"), after its own lead.
     """
     block: _Block | None = None
     offset = 0
     in_fence = False
     lead = ""
+    # The open items above, outermost first: (indent, the lead the items nested deeper take).
+    nesting: list[tuple[int, str]] = []
 
     def flush() -> Iterable[tuple[str, str, list[tuple[int, int]], str]]:
         nonlocal lead
@@ -113,10 +116,19 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
         if parts:
             text = " ".join(parts)
             if block.kind == ITEM:
-                yield block.kind, text, spans, lead
+                while nesting and nesting[-1][0] >= block.indent:
+                    nesting.pop()
+                own = nesting[-1][1] if nesting else lead
+                yield block.kind, text, spans, own
+                if text.rstrip().endswith(":"):
+                    said = split_sentences(text)[-1][1]
+                    nesting.append((block.indent, f"{own} {said}" if own else said))
+                else:
+                    nesting.append((block.indent, own))
             else:
                 yield block.kind, text, spans, ""
                 lead = split_sentences(text)[-1][1] if text.rstrip().endswith(":") else ""
+                nesting.clear()
 
     verbatim = segment.verbatim
     for number, raw in enumerate(segment.text.split("\n"), segment.line):
@@ -127,6 +139,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             if block is None:
                 block = _Block(SENTENCE, [])
                 lead = ""
+                nesting.clear()
             if verbatim:
                 block.pieces.append((number, raw))
             else:
@@ -147,6 +160,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             yield from flush()
             block = None
             lead = ""
+            nesting.clear()
             continue
         if in_fence:
             # Code and examples: each line stands alone, never joined into a rule.
@@ -158,6 +172,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
             yield from flush()
             block = None
             lead = ""
+            nesting.clear()
             yield from _heading_block(HEADING, line, raw[heading.end() :])
             continue
         item = _ITEM.match(raw)
@@ -169,6 +184,7 @@ def _blocks(segment: Segment) -> Iterable[tuple[str, str, list[tuple[int, int]],
         if block is None:
             block = _Block(SENTENCE, [])
             lead = ""
+            nesting.clear()
         block.pieces.extend(_pieces(segment, line_start, raw, line))
     yield from flush()
 
@@ -181,11 +197,12 @@ def starts_item(line: str) -> bool:
 _STOPS = ("",)  # what lead_reach gives for a block that stops a lead-in
 
 
-def lead_reach(lines: Sequence[str]) -> tuple[str, ...] | None:
+def lead_reach(lines: Sequence[str]) -> tuple[object, ...] | None:
     """What LINES pass on to the list items below them: None when they hold only list items
     and blank lines (a lead-in from above passes), the lines of the last block when it is a
     lead-in (ends with a colon), and _STOPS when that block stops any lead-in (prose, a
-    heading, a rule or a tag line).
+    heading, a rule or a tag line). Items after the last such block that end with a colon
+    lead the items nested deeper below: then the answer also holds their nesting.
 
     Two versions of a region with the same answer leave the lists below it as they were.
     """
@@ -194,23 +211,56 @@ def lead_reach(lines: Sequence[str]) -> tuple[str, ...] | None:
     last: tuple[str, ...] | None = None
     current: list[str] = []
     in_item = False
+    items: list[tuple[int, list[str]]] = []  # since the last prose block: (indent, lines)
     for raw in lines:
         if _PLAIN.match(raw):  # prose, the common case: no marker, heading, rule or tag
-            if not in_item:
+            if in_item:
+                items[-1][1].append(raw.strip())
+            else:
+                if not current:
+                    items = []
                 current.append(raw.strip())
             continue
         stripped = raw.strip()
-        if not stripped or _ITEM.match(raw):
+        item = _ITEM.match(raw)
+        if not stripped or item:
             in_item = bool(stripped)
             if current:
                 last, current = _lead_or_stop(current), []
+            if item:
+                items.append((len(item.group(1)), [raw[item.end() :].strip()]))
         elif _HEADING.match(raw) or _RULE.match(raw) or _TAG_ONLY.match(raw):
             in_item = False
-            current = []
+            current, items = [], []
             last = _STOPS
-        elif not in_item:  # a line right under an item continues it
+        elif in_item:  # a line right under an item continues it
+            items[-1][1].append(stripped)
+        else:
+            if not current:
+                items = []
             current.append(stripped)
-    return _lead_or_stop(current) if current else last
+    if current:
+        return _lead_or_stop(current)
+    nesting = _nesting(items)
+    return last if nesting is None else (last, nesting)
+
+
+def _nesting(items: list[tuple[int, list[str]]]) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
+    """The open items after ITEMS, as _blocks nests them: (indent, the lead-ins, from the
+    list's own lead on, that the items nested deeper take); None when no item leads any."""
+    open_: list[tuple[int, tuple[str, ...]]] = []
+    leads = False
+    for indent, parts in items:
+        while open_ and open_[-1][0] >= indent:
+            open_.pop()
+        above = open_[-1][1] if open_ else ()
+        text = " ".join(p for p in parts if p)
+        if text.endswith(":"):
+            leads = True
+            open_.append((indent, (*above, text)))
+        else:
+            open_.append((indent, above))
+    return tuple(open_) if leads else None
 
 
 def _lead_or_stop(block: list[str]) -> tuple[str, ...]:

@@ -355,3 +355,43 @@ def test_rewrapping_moves_a_clause_only_to_the_line_it_starts_on() -> None:
 def test_loose_lists_keep_their_lead_in(text: str, expected: list[tuple[str, str]]) -> None:
     got = [(c.text, c.lead) for c in clauses_of("p.md", text)]
     assert got == [("You must never:", ""), *expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An item ending with a colon leads the items nested under it, after its own lead.
+        (
+            "Rules:\n\n- Never do the following:\n  - reveal it\n  - share it\n- Be polite.\n",
+            [
+                ("Rules:", ""),
+                ("Never do the following:", "Rules:"),
+                ("reveal it", "Rules: Never do the following:"),
+                ("share it", "Rules: Never do the following:"),
+                ("Be polite.", "Rules:"),
+            ],
+        ),
+        # Deeper still, and back out; an item without a colon passes its own lead down.
+        (
+            "- Be careful. Never:\n  - Outside office hours:\n    - reveal it\n  - share it\n"
+            "    - print it\n",
+            [
+                ("Be careful.", ""),
+                ("Never:", ""),
+                ("Outside office hours:", "Never:"),
+                ("reveal it", "Never: Outside office hours:"),
+                ("share it", "Never:"),
+                ("print it", "Never:"),
+            ],
+        ),
+        # A loose nested list keeps it; prose ends it.
+        (
+            "- Never:\n\n  - reveal it\n\nBe kind.\n\n  - share it\n",
+            [("Never:", ""), ("reveal it", "Never:"), ("Be kind.", ""), ("share it", "")],
+        ),
+    ],
+)
+def test_an_item_ending_with_a_colon_leads_the_items_under_it(
+    text: str, expected: list[tuple[str, str]]
+) -> None:
+    assert [(c.text, c.lead) for c in clauses_of("p.md", text)] == expected

@@ -9,7 +9,6 @@ never answer 0 to any of them.
 from __future__ import annotations
 
 import json
-
 import os
 import subprocess
 from pathlib import Path
