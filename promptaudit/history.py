@@ -34,7 +34,7 @@ from promptaudit.gitlog import (
 )
 from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
-from promptaudit.regions import apply_hunks, regions
+from promptaudit.regions import Hunk, apply_hunks, regions
 from promptaudit.relevance import can_matter
 
 if TYPE_CHECKING:
@@ -130,6 +130,12 @@ class _Version:
     # Read leniently, as the side a commit starts from (it would not read strictly): never
     # what a commit brings in, and never edited in part.
     landed: bool = False
+    chars: int = -1  # characters, line breaks included (-1: not counted yet)
+
+    def size(self) -> int:
+        if self.chars < 0:
+            self.chars = sum(map(len, self.lines)) + len(self.lines) - 1
+        return self.chars
 
 
 @dataclass
@@ -307,6 +313,7 @@ def _update(walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy) -
     starts += [x + shift for x in old.starts[cursor:]]
     items += old.items[cursor:]
     new = _Version(new_lines, starts, items, simple=True, policy=policy)
+    new.chars = _size_after(old, f.hunks)
     return _Edit(new, *_cancel(old, gone, new, fresh), reread)
 
 
@@ -695,7 +702,7 @@ def _in_part(old: _Version, f: LogFile, max_bytes: int) -> bool:
     if not old.simple:
         return False
     added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
-    if any(m in added for m in (*_MARKERS, "\r")):
+    if any(m in added for m in _NOT_IN_PART):
         return False
     return _reads_strictly(old, f, added, max_bytes)
 
@@ -709,15 +716,25 @@ def _reads_strictly(old: _Version, f: LogFile, added: str, max_bytes: int) -> bo
             added.encode("utf-8")
         except UnicodeEncodeError:
             return False
-    if any(start <= 1 for start, _, _ in f.hunks):
-        first = next((lines[0] for start, _, lines in f.hunks if start <= 1 and lines), "")
-        if first.startswith(("\ufeff", _LFS_POINTER)):
-            return False
-    # At most four bytes a character, and two a line break (CRLF).
-    return 4 * sum(map(len, old.lines)) + 4 * len(added) + 2 * len(old.lines) < max_bytes
+    start, _, lines = f.hunks[0]
+    if start <= 1 and lines and lines[0].startswith(("\ufeff", _LFS_POINTER)):
+        return False
+    # At most four bytes a character (a CRLF line break is two bytes for one).
+    return 4 * _size_after(old, f.hunks) < max_bytes
+
+
+def _size_after(old: _Version, hunks: Sequence[Hunk]) -> int:
+    """The characters, line breaks included, of OLD with -U0 HUNKS applied."""
+    size = old.size()
+    for start, count, added in hunks:
+        at = start if count == 0 else start - 1
+        size += sum(map(len, added)) + len(added)
+        size -= sum(map(len, old.lines[at : at + count])) + count
+    return size
 
 
 _LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
+_NOT_IN_PART = (*_MARKERS, "\r")
 
 
 def _text(
