@@ -35,7 +35,7 @@ from promptaudit.gitlog import (
 from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.regions import Hunk, apply_hunks, regions
-from promptaudit.relevance import can_matter
+from promptaudit.relevance import can_matter, prepare
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -358,6 +358,7 @@ def walk(
     stream = log_stream(repo, _query(repo, options))
     if while_git_starts is not None:
         while_git_starts()
+    _prepare(w, end)
     judged: list[_Judged] = []
     later: ApprovalOnlyCommits | None = None
     for n, commit in enumerate(stream, 1):
@@ -389,6 +390,16 @@ def walk(
             if options.unapproved and not event.unapproved:
                 continue
             yield event
+
+
+def _prepare(w: _Walk, end: str | None) -> None:
+    """Read and compile the policy at END while git walks the range (git log --reverse
+    prints nothing before its walk is done): it judges most commits of a history."""
+    try:
+        policy = w.policy_for(w.parent_policy_blob(end))
+    except PolicyError:
+        return  # an invalid policy is reported where it judges
+    prepare(policy)
 
 
 def count(repo: Repository, options: LogOptions) -> int | None:

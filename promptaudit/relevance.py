@@ -56,6 +56,13 @@ def _topics() -> Screen | None:
     return Screen(needles) if needles is not None else None
 
 
+def prepare(policy: Policy) -> None:
+    """Compile what can_matter asks of POLICY now (its patterns, its needles), rather than
+    at the first clause: a caller that waits for git can do it meanwhile."""
+    _screen(policy)
+    _topics()
+
+
 def screened(policy: Policy, clauses: list[Clause]) -> list[Clause]:
     """The clauses some rule of POLICY may match, in order: the others match none."""
     screen = _screen(policy)
