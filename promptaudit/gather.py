@@ -164,8 +164,8 @@ def _signed_records(
 
 
 def _codeowners(repo: Repository, rev: str | None) -> CodeOwners | None:
-    for location in LOCATIONS:
-        data = _read(repo, rev, location)
-        if data is not None:
-            return parse_codeowners(data.decode("utf-8", "replace"))
-    return None
+    if rev is None:
+        return None
+    at = ":" if rev == INDEX else f"{rev}:"
+    data = repo.blobs.read_first([at + location for location in LOCATIONS])
+    return parse_codeowners(data.decode("utf-8", "replace")) if data is not None else None

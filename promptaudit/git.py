@@ -578,14 +578,27 @@ class BlobReader:
         found = self._object(name)
         return found[0] if found is not None else None
 
+    def read_first(self, names: Sequence[str]) -> bytes | None:
+        """Contents of the first of NAMES that is a blob, None when none is: one round trip
+        to git for all of them (a few short names: the requests never fill the pipe)."""
+        stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
+        asked = [n for n in names if "\n" not in n]
+        stdin.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in asked))
+        stdin.flush()
+        found = [self._answer() for _ in asked]
+        return next((f[2] for f in found if f is not None and f[1] == "blob"), None)
+
     def _object(self, name: str) -> tuple[str, str, bytes] | None:
         """(id, type, contents) of the object NAME."""
         stdin: IO[bytes] = self._proc.stdin  # type: ignore[assignment]
-        stdout: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
         if "\n" in name:
             return None
         stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
         stdin.flush()
+        return self._answer()
+
+    def _answer(self) -> tuple[str, str, bytes] | None:
+        stdout: IO[bytes] = self._proc.stdout  # type: ignore[assignment]
         header = stdout.readline()
         if not header:
             raise GitError(
