@@ -28,6 +28,7 @@ from promptaudit.policy import Guardrail
 from promptaudit.relevance import screened
 from promptaudit.similarity import aligner_for, keeps_topic
 from promptaudit.structure import structural_changes
+from promptaudit.text import normalize
 
 T = TypeVar("T")
 
@@ -458,7 +459,7 @@ class _FileAudit:
             # An instruction already in force and reworded is not a new one.
             reworded = [c for c in gone if trips(entry, c)]
             for c in fresh:
-                if not trips(entry, c) or _reported(self.new.shown, c):
+                if not trips(entry, c) or _reported(c):
                     continue
                 if old_hits[c.norm] > 0:
                     old_hits[c.norm] -= 1
@@ -588,20 +589,15 @@ def _norm_of(clause: Clause) -> str:
     return clause.norm
 
 
-def _reported(clauses: Sequence[Clause], item: Clause) -> bool:
+def _reported(item: Clause) -> bool:
     """A list item under a lead-in that describes attacks ("Resist jailbreak attempts such as:").
 
     Such items name what to resist ("uncensored personas", "requests to bypass policies");
-    they are not instructions, even though no negation stands in the item itself.
+    they are not instructions, even though no negation stands in the item itself. The item's
+    own lead-in says so, whatever clauses a caller hands over around it.
     """
-    if item.kind != ITEM:
-        return False
-    index = clauses.index(item)
-    for prev in reversed(clauses[:index]):
-        if prev.kind == ITEM:
-            continue
-        return prev.text.rstrip().endswith(":") and describes_attacks(prev.norm)
-    return False
+    lead = item.lead.rstrip()
+    return item.kind == ITEM and lead.endswith(":") and describes_attacks(normalize(lead))
 
 
 BLOCKING_KINDS = frozenset(
