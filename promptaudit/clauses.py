@@ -371,6 +371,17 @@ _new_part = tuple.__new__
 
 def parts_of_segments(segments: Sequence[Segment]) -> Iterator[Part]:
     """The clauses of SEGMENTS as Parts, in order; text that normalizes to nothing is none."""
+    for line, sentence, kind, lead in sentences_of_segments(segments):
+        norm = normalize(f"{lead} {sentence}" if lead else sentence)
+        if norm:
+            # tuple.__new__ skips the Python-level __new__ of a NamedTuple.
+            yield _new_part(Part, (line, sentence, kind, lead, norm))
+
+
+def sentences_of_segments(segments: Sequence[Segment]) -> Iterator[tuple[int, str, str, str]]:
+    """(line, text, kind, lead) of every sentence of SEGMENTS, in order, not yet normalized:
+    a history walk that remembers what it decided about a sentence need not normalize it
+    again (those whose norm is empty are no clause; see parts_of_segments)."""
     for segment in segments:
         paragraph = _one_paragraph(segment)
         blocks = _blocks(segment) if paragraph is None else (paragraph,)
@@ -382,21 +393,10 @@ def parts_of_segments(segments: Sequence[Segment]) -> Iterator[Part]:
             for offset, sentence in sentences:
                 while at + 1 < len(spans) and spans[at + 1][0] <= offset:
                     at += 1
-                first = offset == 0
-                norm = normalize(f"{lead} {sentence}" if first and lead else sentence)
-                if norm:
-                    # tuple.__new__ skips the Python-level __new__ of a NamedTuple: this runs
-                    # for every sentence a history walk reads.
-                    yield _new_part(
-                        Part,
-                        (
-                            spans[at][1],
-                            sentence,
-                            kind if first else SENTENCE,
-                            lead if first else "",
-                            norm,
-                        ),
-                    )
+                if offset == 0:
+                    yield spans[at][1], sentence, kind, lead
+                else:
+                    yield spans[at][1], sentence, SENTENCE, ""
 
 
 def _all_prose(text: str) -> bool:

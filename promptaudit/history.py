@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from promptaudit.audit import FileChange, audit, left_over
-from promptaudit.clauses import Clause, Part, parts_of_segments
+from promptaudit.clauses import Clause, parts_of_segments, sentences_of_segments
 from promptaudit.errors import FatalError, PolicyError, PromptError
 from promptaudit.findings import Finding
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
@@ -36,6 +36,7 @@ from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.regions import Hunk, apply_hunks, regions
 from promptaudit.relevance import can_matter, prepare
+from promptaudit.text import normalize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -145,7 +146,7 @@ class _Walk:
     versions: OrderedDict[str, _Version] = field(default_factory=OrderedDict)
     policies: dict[str | None, Policy] = field(default_factory=dict)
     policy_blob: dict[str, str | None] = field(default_factory=dict)
-    relevance: dict[tuple[int, str, str, str], bool] = field(default_factory=dict)
+    relevance: dict[tuple[int, str, str, str], _Item | bool] = field(default_factory=dict)
 
     # -- policies --------------------------------------------------------------------------
 
@@ -176,17 +177,29 @@ class _Walk:
             self.policy_blob[parent] = found[0] if found else None
         return self.policy_blob[parent]
 
-    def relevant(self, policy: Policy, path: str, part: Part) -> bool:
-        """can_matter, remembered by what the clause says (bounded): the same texts recur
-        commit after commit."""
-        key = (id(policy), part.text, part.kind, part.lead)
+    def item(self, policy: Policy, path: str, text: str, kind: str, lead: str) -> _Item | None:
+        """The clause a sentence makes, when it can matter (can_matter), else None; decided
+        once for what it says (bounded): the same sentences recur commit after commit, and
+        most are read again only to be found unchanged."""
+        key = (id(policy), text, kind, lead)
         hit = self.relevance.get(key)
         if hit is None:
             if len(self.relevance) >= _RELEVANCE_CACHE:
                 self.relevance.clear()
-            clause = Clause(path, part.line, part.text, part.kind, part.lead)
-            hit = self.relevance[key] = can_matter(policy, clause)
-        return hit
+            norm = normalize(f"{lead} {text}" if lead else text)
+            matters = bool(norm) and can_matter(policy, Clause(path, 0, text, kind, lead))
+            hit = self.relevance[key] = _Item(text, kind, lead, norm) if matters else False
+        return hit if isinstance(hit, _Item) else None
+
+    def items_of(
+        self, policy: Policy, path: str, segments: Sequence[Segment]
+    ) -> Iterator[tuple[int, _Item]]:
+        """(line, item) of the clauses of SEGMENTS that can matter, in order."""
+        item = self.item
+        for line, text, kind, lead in sentences_of_segments(segments):
+            found = item(policy, path, text, kind, lead)
+            if found is not None:
+                yield line, found
 
     # -- file versions -----------------------------------------------------------------------
 
@@ -240,7 +253,7 @@ class _Walk:
             if not landed:
                 raise
             segments, lenient = extract(path, text, policy.prompt_keys, landed=True), True
-        parts = [p for p in parts_of_segments(segments) if self.relevant(policy, path, p)]
+        kept = list(self.items_of(policy, path, segments))
         simple = (
             in_lines
             and format_of(path) in (TEXT, MARKDOWN)
@@ -248,8 +261,8 @@ class _Walk:
         )
         return _Version(
             lines=text.split("\n"),
-            starts=[p.line for p in parts],
-            items=[_Item(p.text, p.kind, p.lead, p.norm) for p in parts],
+            starts=[line for line, _ in kept],
+            items=[item for _, item in kept],
             simple=simple and not lenient,
             policy=policy,
             landed=lenient,
@@ -265,9 +278,9 @@ class _Reread(NamedTuple):
     """One paragraph (or run of them) an edit made the walk read again."""
 
     old_lines: tuple[int, int]  # [start, end) of the old text's lines
+    new_lines: tuple[int, int]  # and of the new text's
     old_items: tuple[int, int]  # its clauses that can matter, as a slice of the old items
     new_items: tuple[int, int]  # and of the new items
-    parts: list[Part]  # every clause read in the new text, in order, also those that cannot
 
 
 class _Edit(NamedTuple):
@@ -300,14 +313,15 @@ def _update(walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy) -
         items += old.items[cursor:lo]
         region = new_lines[start + shift : end + shift + delta]
         first = len(items)
-        parts = list(parts_of_segments([Segment("\n".join(region), start + shift + 1)]))
-        for part in parts:
-            if walk.relevant(policy, path, part):
-                starts.append(part.line)
-                items.append(_Item(part.text, part.kind, part.lead, part.norm))
+        for line, item in walk.items_of(
+            policy, path, [Segment("\n".join(region), start + shift + 1)]
+        ):
+            starts.append(line)
+            items.append(item)
         gone += range(lo, hi)
         fresh += range(first, len(items))
-        reread.append(_Reread((start, end), (lo, hi), (first, len(items)), parts))
+        new_span = (start + shift, end + shift + delta)
+        reread.append(_Reread((start, end), new_span, (lo, hi), (first, len(items))))
         cursor = hi
         shift += delta
     starts += [x + shift for x in old.starts[cursor:]]
@@ -673,9 +687,8 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
             # A rule that left is matched to what it became among every new clause, as in
             # review, also those that cannot matter alone ("You may: ..." for "You must
             # never: ..."): the re-read paragraphs are taken whole, on both sides.
-            old_parts = [(r.old_items, _old_parts(old, r)) for r in edit.reread]
-            before = _whole_side(path, old, old_parts)
-            after = _whole_side(path, edit.new, [(r.new_items, r.parts) for r in edit.reread])
+            before = _whole_side(path, old, [(r.old_items, r.old_lines) for r in edit.reread])
+            after = _whole_side(path, edit.new, [(r.new_items, r.new_lines) for r in edit.reread])
         else:
             before, after = _context(path, old), _context(path, edit.new)
         # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
@@ -687,20 +700,17 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
     return FileChange(f.old_path, f.new_path, old_text, new_text)
 
 
-def _old_parts(old: _Version, r: _Reread) -> list[Part]:
-    start, end = r.old_lines
-    return list(parts_of_segments([Segment("\n".join(old.lines[start:end]), start + 1)]))
-
-
 def _whole_side(
-    path: str, v: _Version, reread: list[tuple[tuple[int, int], list[Part]]]
+    path: str, v: _Version, reread: list[tuple[tuple[int, int], tuple[int, int]]]
 ) -> list[Clause]:
-    """V's clauses that can matter, with the re-read paragraphs' clauses all in, in order."""
+    """V's clauses that can matter, with every clause of the re-read paragraphs (given as
+    the slice of V's items they hold and their lines), in order."""
     out: list[Clause] = []
     cursor = 0
-    for (lo, hi), parts in reread:
+    for (lo, hi), (start, end) in reread:
         out += [_clause(path, v, i) for i in range(cursor, lo)]
-        out += [Clause(path, *p[:4]) for p in parts]
+        segment = Segment("\n".join(v.lines[start:end]), start + 1)
+        out += [Clause(path, *p[:4]) for p in parts_of_segments([segment])]
         cursor = hi
     out += [_clause(path, v, i) for i in range(cursor, len(v.items))]
     return out
