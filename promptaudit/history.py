@@ -1,28 +1,23 @@
 """The walk behind `promptaudit log`: guardrail events, commit by commit, at repository scale.
 
-Re-reading both versions of every changed file at every commit cannot keep up with `git log
--p`, so the walk lets git say which lines changed (one `git log -p -U0` stream), re-reads only
-the paragraphs those lines touch, and carries every other clause forward. A commit is audited
-only when a clause that can matter (one on a guardrail's topic, one that trips a forbidden
-entry, one that reads like a safety rule) changed; then the audit runs on the changed clauses
-plus the file's clauses that can matter, which gives the same findings as auditing the whole
-file. Parsed versions are kept by blob id in a bounded cache, so memory stays flat as history
-grows and branches that diverge from one another are each read against their own parent.
+One `git log -p -U0` stream says which files and lines each commit changed; versions.py
+carries each prompt file's clauses forward through those edits. A commit is audited only
+when a clause that can matter changed; then the audit runs on the file's clauses that can
+matter (and, when one left, every clause of the paragraphs read again), which gives the
+same findings as auditing the whole file, as review does. Each commit is judged by its
+parent's policy; approvals are weighed as the gates weigh them, and a commit that cannot be
+judged is reported with the events rather than instead of them.
 """
 
 from __future__ import annotations
 
-import bisect
-import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from promptaudit.audit import FileChange, audit, left_over
-from promptaudit.clauses import Clause, parts_of_segments, sentences_of_segments
+from promptaudit.audit import FileChange, audit
+from promptaudit.clauses import Clause
 from promptaudit.errors import FatalError, PolicyError, PromptError
 from promptaudit.findings import Finding
-from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
 from promptaudit.git import RangeCommit
 from promptaudit.gitlog import (
     ApprovalOnlyCommits,
@@ -34,19 +29,13 @@ from promptaudit.gitlog import (
 )
 from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
-from promptaudit.regions import Hunk, apply_hunks, regions
-from promptaudit.relevance import can_matter, prepare
-from promptaudit.text import normalize
+from promptaudit.relevance import prepare
+from promptaudit.versions import Versions, context, in_part, update, whole_side
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from promptaudit.git import Repository
-
-_CACHE_SIZE = 256
-_RELEVANCE_CACHE = 20_000
-_MARKERS = ("<!--", "-->", "```", "~~~")
-_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass(frozen=True)
@@ -106,47 +95,13 @@ class LogOptions:
     first_parent: bool = False
 
 
-class _Item(NamedTuple):
-    """A clause without its line: what stays the same while lines above it come and go."""
-
-    text: str
-    kind: str
-    lead: str  # a list item's lead-in ("You must never:"), part of what it says
-    norm: str
-
-
-@dataclass
-class _Version:
-    """One blob of a prompt file, parsed: its lines, and the clauses that can matter (on a
-    guardrail's topic, tripping a forbidden entry, reading like a safety rule) as parallel
-    lists. The others never take part in a finding, and most clauses are others."""
-
-    lines: list[str]
-    starts: list[int]  # 1-based line of each clause, ascending
-    items: list[_Item]
-    simple: bool  # plain text or Markdown without comments or fences: can be re-read in part
-    # The policy the clauses were read and judged with: its prompt keys decide what a
-    # structured file's clauses are, and its rules which clauses are relevant.
-    policy: Policy
-    # Read leniently, as the side a commit starts from (it would not read strictly): never
-    # what a commit brings in, and never edited in part.
-    landed: bool = False
-    chars: int = -1  # characters, line breaks included (-1: not counted yet)
-
-    def size(self) -> int:
-        if self.chars < 0:
-            self.chars = sum(map(len, self.lines)) + len(self.lines) - 1
-        return self.chars
-
-
 @dataclass
 class _Walk:
     repo: Repository
     options: LogOptions
-    versions: OrderedDict[str, _Version] = field(default_factory=OrderedDict)
+    reader: Versions
     policies: dict[str | None, Policy] = field(default_factory=dict)
     policy_blob: dict[str, str | None] = field(default_factory=dict)
-    relevance: dict[tuple[int, str, str, str], _Item | bool] = field(default_factory=dict)
 
     # -- policies --------------------------------------------------------------------------
 
@@ -177,177 +132,6 @@ class _Walk:
             self.policy_blob[parent] = found[0] if found else None
         return self.policy_blob[parent]
 
-    def item(self, policy: Policy, path: str, text: str, kind: str, lead: str) -> _Item | None:
-        """The clause a sentence makes, when it can matter (can_matter), else None; decided
-        once for what it says (bounded): the same sentences recur commit after commit, and
-        most are read again only to be found unchanged."""
-        key = (id(policy), text, kind, lead)
-        hit = self.relevance.get(key)
-        if hit is None:
-            if len(self.relevance) >= _RELEVANCE_CACHE:
-                self.relevance.clear()
-            norm = normalize(f"{lead} {text}" if lead else text)
-            matters = bool(norm) and can_matter(policy, Clause(path, 0, text, kind, lead))
-            hit = self.relevance[key] = _Item(text, kind, lead, norm) if matters else False
-        return hit if isinstance(hit, _Item) else None
-
-    def items_of(
-        self, policy: Policy, path: str, segments: Sequence[Segment]
-    ) -> Iterator[tuple[int, _Item]]:
-        """(line, item) of the clauses of SEGMENTS that can matter, in order."""
-        item = self.item
-        for line, text, kind, lead in sentences_of_segments(segments):
-            found = item(policy, path, text, kind, lead)
-            if found is not None:
-                yield line, found
-
-    # -- file versions -----------------------------------------------------------------------
-
-    def version(self, blob: str, path: str, policy: Policy, *, landed: bool = False) -> _Version:
-        """BLOB of PATH as POLICY reads it; LANDED for the side a commit starts from, which
-        is read as well as it can be, as review reads it (see formats.decode and extract)."""
-        cached = self.versions.get(blob)
-        if cached is not None and (landed or not cached.landed):
-            self.versions.move_to_end(blob)
-            if cached.policy is policy:
-                return cached
-            # A policy change since it was read: what is relevant (and, in a structured
-            # file, what is a clause) may differ, so read it again as the judge reads it.
-            text = "\n".join(cached.lines)
-            in_lines, lenient = cached.simple, cached.landed
-        else:
-            data = self.repo.blobs.read(blob) or b""
-            # A carriage return alone breaks a line for the reader but not for git's hunks.
-            in_lines, lenient = _LONE_CR.search(data) is None, False
-            try:
-                text = decode(data, path, policy.max_prompt_bytes)
-            except PromptError:
-                if not landed:
-                    raise
-                text = decode(data, path, policy.max_prompt_bytes, landed=True)
-                lenient = True
-        version = self.parse_whole(path, text, policy, in_lines, landed=landed, lenient=lenient)
-        return self.remember(blob, version)
-
-    def remember(self, blob: str, version: _Version) -> _Version:
-        self.versions[blob] = version
-        if len(self.versions) > _CACHE_SIZE:
-            self.versions.popitem(last=False)
-        return version
-
-    def parse_whole(
-        self,
-        path: str,
-        text: str,
-        policy: Policy,
-        in_lines: bool,
-        *,
-        landed: bool = False,
-        lenient: bool = False,
-    ) -> _Version:
-        """The version of TEXT; LANDED: read leniently if it must be, and then (or if it was
-        decoded so, LENIENT) marked so."""
-        try:
-            segments = extract(path, text, policy.prompt_keys)
-        except PromptError:
-            if not landed:
-                raise
-            segments, lenient = extract(path, text, policy.prompt_keys, landed=True), True
-        kept = list(self.items_of(policy, path, segments))
-        simple = (
-            in_lines
-            and format_of(path) in (TEXT, MARKDOWN)
-            and not any(m in text for m in _MARKERS)
-        )
-        return _Version(
-            lines=text.split("\n"),
-            starts=[line for line, _ in kept],
-            items=[item for _, item in kept],
-            simple=simple and not lenient,
-            policy=policy,
-            landed=lenient,
-        )
-
-
-def _clause(path: str, v: _Version, i: int) -> Clause:
-    item = v.items[i]
-    return Clause(path, v.starts[i], item.text, item.kind, item.lead)
-
-
-class _Reread(NamedTuple):
-    """One paragraph (or run of them) an edit made the walk read again."""
-
-    old_lines: tuple[int, int]  # [start, end) of the old text's lines
-    new_lines: tuple[int, int]  # and of the new text's
-    old_items: tuple[int, int]  # its clauses that can matter, as a slice of the old items
-    new_items: tuple[int, int]  # and of the new items
-
-
-class _Edit(NamedTuple):
-    """The new version, which clauses that can matter left the old one and arrived (by
-    index, equal texts cancelled), and the paragraphs read again."""
-
-    new: _Version
-    departed: list[int]
-    arrived: list[int]
-    reread: list[_Reread]
-
-
-def _update(walk: _Walk, path: str, old: _Version, f: LogFile, policy: Policy) -> _Edit:
-    """Read an edit: each paragraph a hunk touches is read again; every other clause is
-    carried forward with its line shifted by what the hunks above it added or removed. OLD
-    is simple, and so is what the hunks add (see _in_part).
-    """
-    new_lines = apply_hunks(old.lines, f.hunks)
-    starts: list[int] = []
-    items: list[_Item] = []
-    gone: list[int] = []
-    fresh: list[int] = []
-    reread: list[_Reread] = []
-    shift = 0
-    cursor = 0
-    for start, end, delta in regions(old.lines, f.hunks):
-        lo = bisect.bisect_left(old.starts, start + 1)
-        hi = bisect.bisect_right(old.starts, end)
-        starts += [x + shift for x in old.starts[cursor:lo]]
-        items += old.items[cursor:lo]
-        region = new_lines[start + shift : end + shift + delta]
-        first = len(items)
-        for line, item in walk.items_of(
-            policy, path, [Segment("\n".join(region), start + shift + 1)]
-        ):
-            starts.append(line)
-            items.append(item)
-        gone += range(lo, hi)
-        fresh += range(first, len(items))
-        new_span = (start + shift, end + shift + delta)
-        reread.append(_Reread((start, end), new_span, (lo, hi), (first, len(items))))
-        cursor = hi
-        shift += delta
-    starts += [x + shift for x in old.starts[cursor:]]
-    items += old.items[cursor:]
-    new = _Version(new_lines, starts, items, simple=True, policy=policy)
-    new.chars = _size_after(old, f.hunks)
-    return _Edit(new, *_cancel(old, gone, new, fresh), reread)
-
-
-def _cancel(
-    old: _Version, gone: Sequence[int], new: _Version, came: Sequence[int]
-) -> tuple[list[int], list[int]]:
-    """Which clauses really left OLD and really arrived in NEW: one re-read unchanged cancels.
-
-    The same as audit.unmatched both ways, on remembered norms, by index: clause objects are
-    built only for what really changed, and only when it can matter.
-    """
-    arrived = left_over((old.items[i].norm for i in gone), came, lambda j: new.items[j].norm)
-    departed = left_over((new.items[j].norm for j in came), gone, lambda i: old.items[i].norm)
-    return departed, arrived
-
-
-def _context(path: str, v: _Version) -> list[Clause]:
-    """The file's clauses that can matter: all it keeps."""
-    return [_clause(path, v, i) for i in range(len(v.items))]
-
 
 def walk(
     repo: Repository,
@@ -366,7 +150,7 @@ def walk(
     """
     if options.guardrail is not None:
         _check_rule_id(repo, options.guardrail)
-    w = _Walk(repo, options)
+    w = _Walk(repo, options, Versions(repo))
     names = _historical_names(repo, options.paths) if options.paths else None
     end = (repo.commit_of(options.until) if options.until else None) or repo.head()
     stream = log_stream(repo, _query(repo, options))
@@ -676,21 +460,23 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
             "exclude it from the prompts globs",
         )
     edited = old_in and new_in and f.old_path == f.new_path and f.hunks
-    old = w.version(f.old_blob or "", f.old_path or "", judge, landed=True) if edited else None
-    if old is not None and _in_part(old, f, judge.max_prompt_bytes):
+    old = (
+        w.reader.version(f.old_blob or "", f.old_path or "", judge, landed=True) if edited else None
+    )
+    if old is not None and in_part(old, f, judge.max_prompt_bytes):
         path = f.new_path or ""
-        edit = _update(w, path, old, f, judge)
-        w.remember(f.new_blob or "", edit.new)
+        edit = update(w.reader, path, old, f, judge)
+        w.reader.remember(f.new_blob or "", edit.new)
         if not edit.departed and not edit.arrived:
             return []
         if edit.departed:
             # A rule that left is matched to what it became among every new clause, as in
             # review, also those that cannot matter alone ("You may: ..." for "You must
             # never: ..."): the re-read paragraphs are taken whole, on both sides.
-            before = _whole_side(path, old, [(r.old_items, r.old_lines) for r in edit.reread])
-            after = _whole_side(path, edit.new, [(r.new_items, r.new_lines) for r in edit.reread])
+            before = whole_side(path, old, [(r.old_items, r.old_lines) for r in edit.reread])
+            after = whole_side(path, edit.new, [(r.new_items, r.new_lines) for r in edit.reread])
         else:
-            before, after = _context(path, old), _context(path, edit.new)
+            before, after = context(path, old), context(path, edit.new)
         # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
         return _audit_clauses(judge, path, path, before, after)
     # Added, deleted, renamed or mode-changed files, and edits of files with comments or
@@ -700,70 +486,12 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
     return FileChange(f.old_path, f.new_path, old_text, new_text)
 
 
-def _whole_side(
-    path: str, v: _Version, reread: list[tuple[tuple[int, int], tuple[int, int]]]
-) -> list[Clause]:
-    """V's clauses that can matter, with every clause of the re-read paragraphs (given as
-    the slice of V's items they hold and their lines), in order."""
-    out: list[Clause] = []
-    cursor = 0
-    for (lo, hi), (start, end) in reread:
-        out += [_clause(path, v, i) for i in range(cursor, lo)]
-        segment = Segment("\n".join(v.lines[start:end]), start + 1)
-        out += [Clause(path, *p[:4]) for p in parts_of_segments([segment])]
-        cursor = hi
-    out += [_clause(path, v, i) for i in range(cursor, len(v.items))]
-    return out
-
-
-def _in_part(old: _Version, f: LogFile, max_bytes: int) -> bool:
-    """Can this edit be read paragraph by paragraph: plain text or Markdown, before and
-    after, with no comment, fence or lone carriage return, and a new version that reads as
-    review reads it (see _reads_strictly)?"""
-    if not old.simple:
-        return False
-    added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
-    if any(m in added for m in _NOT_IN_PART):
-        return False
-    return _reads_strictly(old, f, added, max_bytes)
-
-
-def _reads_strictly(old: _Version, f: LogFile, added: str, max_bytes: int) -> bool:
-    """Would the new blob pass formats.decode as review reads it? git gave its lines as they
-    are (bytes that are not UTF-8 kept as surrogates); the rest is OLD's, which did. Doubt,
-    near max_prompt_bytes or at the first line, goes to the whole-file read."""
-    if not added.isascii():
-        try:
-            added.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-    start, _, lines = f.hunks[0]
-    if start <= 1 and lines and lines[0].startswith(("\ufeff", _LFS_POINTER)):
-        return False
-    # At most four bytes a character (a CRLF line break is two bytes for one).
-    return 4 * _size_after(old, f.hunks) < max_bytes
-
-
-def _size_after(old: _Version, hunks: Sequence[Hunk]) -> int:
-    """The characters, line breaks included, of OLD with -U0 HUNKS applied."""
-    size = old.size()
-    for start, count, added in hunks:
-        at = start if count == 0 else start - 1
-        size += sum(map(len, added)) + len(added)
-        size -= sum(map(len, old.lines[at : at + count])) + count
-    return size
-
-
-_LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
-_NOT_IN_PART = (*_MARKERS, "\r")
-
-
 def _text(
     w: _Walk, blob: str | None, path: str | None, policy: Policy, landed: bool = False
 ) -> str | None:
     if blob is None or path is None:
         return None
-    v = w.version(blob, path, policy, landed=landed)
+    v = w.reader.version(blob, path, policy, landed=landed)
     return "\n".join(v.lines)
 
 
