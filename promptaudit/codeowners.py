@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from promptaudit.policy import Globs, email_of
 
-LOCATIONS = ("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS")
+# Where GitHub looks, in its order: when more than one exists, the first one found is used.
+LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 
 
 def _globs(pattern: str) -> tuple[str, ...]:
