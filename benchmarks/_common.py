@@ -11,6 +11,7 @@ import argparse
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -421,14 +422,24 @@ def tool(name: str) -> str:
 
 
 def run_timed(
-    cmd: Sequence[str], cwd: Path, env: dict[str, str], ok: Sequence[int] = (0,)
+    cmd: Sequence[str],
+    cwd: Path,
+    env: dict[str, str],
+    ok: Sequence[int] = (0,),
+    cpu: list[float] | None = None,
 ) -> float:
-    """Wall-clock seconds of one run; an unexpected exit code stops the benchmark."""
+    """Wall-clock seconds of one run; an unexpected exit code stops the benchmark. CPU, when
+    given, gets the CPU seconds (user and system) of the run and every process it waited for:
+    what the run costs whatever else the machine is doing."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
     )
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if proc.returncode not in ok:
         raise SystemExit(
             f"{' '.join(cmd)} exited {proc.returncode} (expected {ok}): "

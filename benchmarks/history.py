@@ -219,10 +219,14 @@ def main() -> int:
             "log small": [pa, "log", "--until", small_sha],
             "git small": [*gitlog, small_sha, "--", *gen.paths],
         }
+        cpu: dict[str, list[float]] = {name: [] for name in cmds}
         measures: dict[str, Callable[[], float]] = {
-            name: (lambda cmd=cmd: c.run_timed(cmd, repo, env)) for name, cmd in cmds.items()
+            name: (lambda cmd=cmd, name=name: c.run_timed(cmd, repo, env, cpu=cpu[name]))
+            for name, cmd in cmds.items()
         }
         t = c.medians(measures, args.runs)
+        # The warm-up's CPU figures are left out, as its times are.
+        cpu_med = {name: statistics.median(v[1:]) for name, v in cpu.items()}
         events = json.loads(
             subprocess.run(
                 [pa, "log", "--format", "json"], cwd=repo, env=env, capture_output=True, check=True
@@ -249,6 +253,12 @@ def main() -> int:
         ]
         print("b. time")
         print(c.table(("walk", "promptaudit log s", "git log -p s", "ratio"), rows))
+        print(
+            "CPU seconds (user and system, promptaudit with its git children), medians: "
+            f"{cpu_med['log']:.2f} vs {cpu_med['git']:.2f} = "
+            f"{cpu_med['log'] / cpu_med['git']:.2f} over {args.commits:,} commits; "
+            f"{cpu_med['log small']:.2f} vs {cpu_med['git small']:.2f} over {args.small:,}"
+        )
         print(
             f"events found: {len(events)} ({blocking} blocking): "
             + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
