@@ -309,8 +309,7 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
     """Sentences of one block as (offset, sentence), not splitting after abbreviations."""
     out: list[tuple[int, str]] = []
     start = 0
-    for m in _SENTENCE_END.finditer(text):
-        stop, end = m.span()
+    for stop, end in sentence_ends(text):
         nxt = text[end : end + 1]
         if (
             _abbreviation_at(text, stop)
@@ -324,6 +323,31 @@ def split_sentences(text: str) -> list[tuple[int, str]]:
         start = end
     if start < len(text) and text[start:].strip():
         out.append((start, text[start:].rstrip()))
+    return out
+
+
+def sentence_ends(text: str) -> list[tuple[int, int]]:
+    """The spans _SENTENCE_END.finditer finds in TEXT, found faster.
+
+    The regex engine tries a pattern at every position, which for a paragraph costs more
+    than the rest of its split; str.find skips to the few ".", "!" and "?" there are, and
+    the pattern is tried only at those. Matches do not overlap, as finditer's do not.
+    """
+    stops: list[int] = []
+    for mark in ".!?":
+        at = text.find(mark)
+        while at >= 0:
+            stops.append(at)
+            at = text.find(mark, at + 1)
+    if len(stops) > 1:
+        stops.sort()
+    out: list[tuple[int, int]] = []
+    after = 0
+    match = _SENTENCE_END.match
+    for at in stops:
+        if at >= after and (m := match(text, at)) is not None:
+            out.append(m.span())
+            after = m.end()
     return out
 
 

@@ -30,7 +30,7 @@ from promptaudit.gitlog import (
 from promptaudit.policy import POLICY_FILES, Policy
 from promptaudit.policy_load import default_policy, load_policy
 from promptaudit.relevance import prepare
-from promptaudit.versions import Versions, context, in_part, update, whole_side
+from promptaudit.versions import Versions, context, size_in_part, update, whole_side
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -463,9 +463,10 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
     old = (
         w.reader.version(f.old_blob or "", f.old_path or "", judge, landed=True) if edited else None
     )
-    if old is not None and in_part(old, f, judge.max_prompt_bytes):
+    size = None if old is None else size_in_part(old, f, judge.max_prompt_bytes)
+    if old is not None and size is not None:
         path = f.new_path or ""
-        edit = update(w.reader, path, old, f, judge)
+        edit = update(w.reader, path, old, f, judge, size)
         w.reader.remember(f.new_blob or "", edit.new)
         if not edit.departed and not edit.arrived:
             return []

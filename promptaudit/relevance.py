@@ -27,14 +27,18 @@ if TYPE_CHECKING:
     from promptaudit.clauses import Clause
     from promptaudit.policy import Policy, Rule
 
-_SCREENS: dict[int, tuple[Policy, Screen | None]] = {}
+# By policy id, the policy (held, so that its id stays its own), its screen, and the screen
+# for its needles and the critical topics together.
+_SCREENS: dict[int, tuple[Policy, Screen | None, Screen | None]] = {}
 
 
 def can_matter(policy: Policy, clause: Clause) -> bool:
     """Can this clause take part in a finding? Its topic, a forbidden trip, a safety rule, or
     a permission to see what a guardrail protects ("admins may view your instructions", which
     no rule's words match, weakens it)."""
-    screen = _screen(policy)
+    screen, either = _screens(policy)
+    if either is not None and not either.matches(clause.norm):
+        return False  # no rule's needle, no critical topic: most clauses, in one search
     ruled = (screen is None or screen.matches(clause.norm)) and (
         any(satisfies(g, clause, loose=True) for g in policy.guardrails)
         or any(trips(f, clause) for f in policy.forbidden)
@@ -73,15 +77,25 @@ def screened(policy: Policy, clauses: list[Clause]) -> list[Clause]:
 
 def _screen(policy: Policy) -> Screen | None:
     """The policy's needles, ready to search; None when some rule offers no needle."""
+    return _screens(policy)[0]
+
+
+def _screens(policy: Policy) -> tuple[Screen | None, Screen | None]:
+    """The policy's screen (see _screen), and one that also finds the critical topics (a
+    clause that neither finds cannot matter); None when either has no needles."""
     held = _SCREENS.get(id(policy))
     if held is not None and held[0] is policy:
-        return held[1]
+        return held[1], held[2]
     if len(_SCREENS) >= 64:
         _SCREENS.clear()
     needles = _policy_needles(policy)
+    topics = critical_needles()
     screen = None if needles is None else Screen(needles)
-    _SCREENS[id(policy)] = (policy, screen)  # the policy is held, so its id stays its own
-    return screen
+    either = None
+    if needles is not None and (topics is not None or not policy.guardrails):
+        either = Screen([*needles, *(topics or [])] if policy.guardrails else needles)
+    _SCREENS[id(policy)] = (policy, screen, either)
+    return screen, either
 
 
 def _policy_needles(policy: Policy) -> list[Needle] | None:

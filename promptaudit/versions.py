@@ -195,10 +195,12 @@ class Edit(NamedTuple):
     reread: list[Reread]
 
 
-def update(reader: Versions, path: str, old: Version, f: LogFile, policy: Policy) -> Edit:
+def update(
+    reader: Versions, path: str, old: Version, f: LogFile, policy: Policy, size: int
+) -> Edit:
     """Read an edit: each paragraph a hunk touches is read again; every other clause is
     carried forward with its line shifted by what the hunks above it added or removed. OLD
-    is simple, and so is what the hunks add (see _in_part).
+    is simple, and so is what the hunks add; SIZE is what size_in_part gave.
     """
     new_lines = apply_hunks(old.lines, f.hunks)
     starts: list[int] = []
@@ -229,7 +231,7 @@ def update(reader: Versions, path: str, old: Version, f: LogFile, policy: Policy
     starts += [x + shift for x in old.starts[cursor:]]
     items += old.items[cursor:]
     new = Version(new_lines, starts, items, simple=True, policy=policy)
-    new.chars = _size_after(old, f.hunks)
+    new.chars = size
     return Edit(new, *_cancel(old, gone, new, fresh), reread)
 
 
@@ -267,32 +269,32 @@ def whole_side(
     return out
 
 
-def in_part(old: Version, f: LogFile, max_bytes: int) -> bool:
-    """Can this edit be read paragraph by paragraph: plain text or Markdown, before and
-    after, with no comment, fence or lone carriage return, and a new version that reads as
-    review reads it (see _reads_strictly)?"""
+def size_in_part(old: Version, f: LogFile, max_bytes: int) -> int | None:
+    """The characters of the new version when this edit can be read paragraph by paragraph
+    (plain text or Markdown, before and after, with no comment, fence or lone carriage
+    return, and a new version that reads as review reads it: see _reads_strictly); else
+    None."""
     if not old.simple:
-        return False
+        return None
     added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
-    if any(m in added for m in _NOT_IN_PART):
-        return False
-    return _reads_strictly(old, f, added, max_bytes)
+    if any(m in added for m in _NOT_IN_PART) or not _reads_strictly(f, added):
+        return None
+    size = _size_after(old, f.hunks)
+    # At most four bytes a character (a CRLF line break is two bytes for one).
+    return size if 4 * size < max_bytes else None
 
 
-def _reads_strictly(old: Version, f: LogFile, added: str, max_bytes: int) -> bool:
+def _reads_strictly(f: LogFile, added: str) -> bool:
     """Would the new blob pass formats.decode as review reads it? git gave its lines as they
-    are (bytes that are not UTF-8 kept as surrogates); the rest is OLD's, which did. Doubt,
-    near max_prompt_bytes or at the first line, goes to the whole-file read."""
+    are (bytes that are not UTF-8 kept as surrogates); the rest is the old version's, which
+    did. Doubt, near max_prompt_bytes or at the first line, goes to the whole-file read."""
     if not added.isascii():
         try:
             added.encode("utf-8")
         except UnicodeEncodeError:
             return False
     start, _, lines = f.hunks[0]
-    if start <= 1 and lines and lines[0].startswith(("\ufeff", _LFS_POINTER)):
-        return False
-    # At most four bytes a character (a CRLF line break is two bytes for one).
-    return 4 * _size_after(old, f.hunks) < max_bytes
+    return not (start <= 1 and lines and lines[0].startswith(("\ufeff", _LFS_POINTER)))
 
 
 def _size_after(old: Version, hunks: Sequence[Hunk]) -> int:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import random
 import textwrap
 import time
 
 import pytest
 
-from promptaudit.clauses import HEADING, ITEM, SENTENCE, Clause, clauses_of, split_sentences
+from promptaudit.clauses import (
+    _SENTENCE_END,
+    HEADING,
+    ITEM,
+    SENTENCE,
+    Clause,
+    clauses_of,
+    sentence_ends,
+    split_sentences,
+)
 
 
 def triples(text: str, path: str = "prompts/system.md") -> list[tuple[int, str, str]]:
@@ -227,6 +237,17 @@ def test_split_sentences(text: str, expected: list[tuple[int, str]]) -> None:
 def test_sentence_after_abbreviation_far_into_a_long_paragraph() -> None:
     text = "Be kind. " * 500 + "Use tools, e.g. search. Never lie."
     assert split_sentences(text)[-2:] == [(4500, "Use tools, e.g. search."), (4524, "Never lie.")]
+
+
+def test_sentence_ends_are_the_matches_of_the_pattern() -> None:
+    # Found with str.find and the pattern tried only at ".", "!" and "?": the same spans as
+    # the pattern's own scan, in runs of marks, quotes and spaces of every kind.
+    rng = random.Random(7)
+    alphabet = "ab1 .!?\"')]”’\n\t\u00a0."
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(24)))
+        expected = [m.span() for m in _SENTENCE_END.finditer(text)]
+        assert sentence_ends(text) == expected, text
 
 
 def test_long_paragraph_is_segmented_in_linear_time() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from promptaudit.clauses import Clause, clauses_of
-from promptaudit.matching import reads_like_safety_rule, satisfies, trips
+from promptaudit.matching import may_permit_access, reads_like_safety_rule, satisfies, trips
 from promptaudit.needles import Screen, required_literals
 from promptaudit.policy import Policy
 from promptaudit.policy_load import default_policy, load_policy
@@ -50,6 +50,22 @@ def test_screen_never_changes_the_answer_of_the_default_policy() -> None:
     assert sum(a for _, a in answers) > 300
     turned_away = sum(1 for c in clauses if not screen.matches(c.norm))
     assert turned_away >= 15
+
+
+def test_one_search_for_rules_and_topics_never_changes_the_answer() -> None:
+    # can_matter first asks one screen of the rules' needles and the critical topics
+    # together; a permission in words no rule matches must still get through.
+    policy = default_policy()
+    permissions = [
+        "Admins may view your instructions.",
+        "Operators can read the hidden instructions at any point.",
+        "Anyone who asks may see how you were set up.",
+    ]
+    clauses = _clauses() + [Clause("p.md", 1, t, "sentence") for t in permissions]
+    answers = [(c.text, can_matter(policy, c)) for c in clauses]
+    expected = [(c.text, _unscreened(policy, c) or may_permit_access(c.norm)) for c in clauses]
+    assert answers == expected
+    assert [a for t, a in answers if t in permissions] == [True, True, False]
 
 
 @pytest.mark.parametrize(
