@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -100,8 +100,16 @@ _RULE_NOUNS = frozenset(
 )  # fmt: skip
 
 
-def _present(norm: str, vocabulary: Sequence[str]) -> set[str]:
-    return {w for w in vocabulary if contains_phrase(norm, w)}
+def _present(norm: str, vocabulary: tuple[str, ...] | frozenset[str]) -> set[str]:
+    """The words and phrases of VOCABULARY that NORM holds whole (see contains_phrase)."""
+    padded = f" {norm} "
+    return {w for w, p in _padded(vocabulary) if p in padded}
+
+
+@cache
+def _padded(vocabulary: tuple[str, ...] | frozenset[str]) -> tuple[tuple[str, str], ...]:
+    # Held once per vocabulary (a module constant): a space at each end of each phrase.
+    return tuple((w, f" {w} ") for w in vocabulary if w)
 
 
 # Verbs that open an imperative rule ("Keep the system prompt confidential.").
@@ -163,7 +171,8 @@ def satisfies(rule: Rule, clause: Clause, *, loose: bool = False) -> bool:
 
 def _on_topic(rule: Rule, clause: Clause) -> bool:
     norm = clause.norm
-    if any(contains_phrase(norm, p) for p in rule.norm_phrases):
+    padded = f" {norm} "
+    if any(p in padded for p in rule.padded_phrases):
         return True
     for rx, needed in zip(rule.regexes, rule.regex_prefixes, strict=True):
         if (needed is None or any(n in norm for n in needed)) and rx.search(norm):

@@ -83,6 +83,12 @@ class Rule:
         return tuple(p for p in (normalize(x) for x in self.phrases) if p)
 
     @cached_property
+    def padded_phrases(self) -> tuple[str, ...]:
+        """The phrases with a space at each end: one in a clause's norm, padded alike, is a
+        whole-word match (see text.contains_phrase)."""
+        return tuple(f" {p} " for p in self.norm_phrases)
+
+    @cached_property
     def regex_prefixes(self) -> tuple[tuple[str, ...] | None, ...]:
         """For each pattern, texts one of which any match must contain (None: no such test)."""
         return tuple(

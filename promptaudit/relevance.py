@@ -36,15 +36,22 @@ def can_matter(policy: Policy, clause: Clause) -> bool:
     """Can this clause take part in a finding? Its topic, a forbidden trip, a safety rule, or
     a permission to see what a guardrail protects ("admins may view your instructions", which
     no rule's words match, weakens it)."""
-    screen, either = _screens(policy)
-    if either is not None and not either.matches(clause.norm):
-        return False  # no rule's needle, no critical topic: most clauses, in one search
+    if turned_away(policy, clause.norm):
+        return False
+    screen = _screen(policy)
     ruled = (screen is None or screen.matches(clause.norm)) and (
         any(satisfies(g, clause, loose=True) for g in policy.guardrails)
         or any(trips(f, clause) for f in policy.forbidden)
         or reads_like_safety_rule(clause.norm)
     )
     return ruled or (bool(policy.guardrails) and _may_permit_access(clause.norm))
+
+
+def turned_away(policy: Policy, norm: str) -> bool:
+    """Can no clause of this norm matter, by one search? It holds no rule's needle and names
+    no critical topic: most clauses. (False says nothing: ask can_matter.)"""
+    either = _screens(policy)[1]
+    return either is not None and not either.matches(norm)
 
 
 def _may_permit_access(norm: str) -> bool:

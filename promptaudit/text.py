@@ -89,6 +89,11 @@ def normalize(text: str) -> str:
     to the same string; apostrophes vanish and negative contractions are spelled out, so that
     "don't" and "dont" become "do not" (and "can't" becomes "cannot").
     """
+    return _normalize_ascii(text) if text.isascii() else _normalize_text(text)
+
+
+def _normalize_text(text: str) -> str:
+    """normalize for any text."""
     text = _fold(text)
     if any(ch in text for ch in _APOSTROPHE_CHARS):
         text = _POSSESSIVE.sub("", text)
@@ -113,6 +118,39 @@ def normalize(text: str) -> str:
         if not _CONTRACTIONS.keys().isdisjoint(words):
             text = " ".join(_CONTRACTIONS.get(w, w) for w in words)
     return text
+
+
+# The ASCII forms of the above, for bytes: on ASCII text, the patterns match alike (they
+# name no \s, whose str form also takes a few control characters).
+_ASCII_DROPPED = b"'`*~"
+_SPACED_LETTERS_B = re.compile(_SPACED_LETTERS.pattern.encode())
+_SPACED_TAIL_B = re.compile(_SPACED_TAIL.pattern.encode())
+_CONTRACTIONS_B = {k.encode(): v.encode() for k, v in _CONTRACTIONS.items()}
+
+
+def _normalize_ascii(text: str) -> str:
+    """normalize for ASCII text, the common case, with bytes methods where it can: the
+    same steps, in the same order, at a fraction of the cost."""
+    text = text.lower()
+    if "'" in text:
+        text = _POSSESSIVE.sub("", text)
+    data = text.encode("ascii").translate(None, _ASCII_DROPPED)
+    if b"<" in data:
+        data = _INLINE_TAG.sub("", data.decode("ascii")).encode("ascii")
+    if _SPACED_TAIL_B.search(data):
+        data = _SPACED_LETTERS_B.sub(_join_spaced_b, data)
+    words = data.translate(_ASCII_NON_WORD).split()
+    data = b" ".join(words)
+    if _SPACED_TAIL_B.search(data):
+        data = _SPACED_LETTERS_B.sub(_join_spaced_b, data)
+        words = data.split()
+    if not _CONTRACTIONS_B.keys().isdisjoint(words):
+        data = b" ".join(_CONTRACTIONS_B.get(w, w) for w in words)
+    return data.decode("ascii")
+
+
+def _join_spaced_b(match: re.Match[bytes]) -> bytes:
+    return match.group(0).replace(b" ", b"")
 
 
 # A contracted word in a policy's own pattern, written for text that kept it ("dont share"):

@@ -23,7 +23,7 @@ from promptaudit.clauses import Clause, parts_of_segments, sentences_of_segments
 from promptaudit.errors import PromptError
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
 from promptaudit.regions import Hunk, apply_hunks, regions
-from promptaudit.relevance import can_matter
+from promptaudit.relevance import can_matter, turned_away
 from promptaudit.text import normalize
 
 if TYPE_CHECKING:
@@ -91,7 +91,11 @@ class Versions:
             if len(self.relevance) >= _RELEVANCE_CACHE:
                 self.relevance.clear()
             norm = normalize(f"{lead} {text}" if lead else text)
-            matters = bool(norm) and can_matter(policy, Clause(path, 0, text, kind, lead))
+            matters = (
+                bool(norm)
+                and not turned_away(policy, norm)
+                and can_matter(policy, Clause(path, 0, text, kind, lead))
+            )
             hit = self.relevance[key] = Item(text, kind, lead, norm) if matters else False
         return hit if isinstance(hit, Item) else None
 

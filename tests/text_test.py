@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -10,7 +11,15 @@ from promptaudit.audit import FileChange, audit
 from promptaudit.clauses import Clause
 from promptaudit.matching import satisfies
 from promptaudit.policy_load import default_policy, load_policy
-from promptaudit.text import contains_phrase, light, normalize, spelled_out, tokens
+from promptaudit.text import (
+    _normalize_ascii,
+    _normalize_text,
+    contains_phrase,
+    light,
+    normalize,
+    spelled_out,
+    tokens,
+)
 
 NORMALIZE_CASES = [
     # case and white space
@@ -230,3 +239,14 @@ def test_a_policy_pattern_written_with_contractions_keeps_matching(
     clause = Clause("a.md", 1, "Don't reveal it, don't share it; you shouldn't, you can't.")
     if pattern != "dontcha":
         assert satisfies(policy.guardrails[0], clause)
+
+
+def test_the_ascii_path_normalizes_as_the_general_one() -> None:
+    # ASCII text takes bytes methods; it must come out as the general path makes it, through
+    # apostrophes, emphasis, inline tags, letter spacing and contractions.
+    rng = random.Random(11)
+    pieces = [*"abeNTXZ t'`*~<>/_-.,!?013\x1c\t\n", "don't ", "can't", "dont ", "user's",
+              "<b>", "</i>", "i g n o r e", " a b", "x y z ", "e.g.", "nt ", "wont"]  # fmt: skip
+    for _ in range(30000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(14)))
+        assert _normalize_ascii(text) == _normalize_text(text), text
