@@ -239,7 +239,6 @@ def log_cmd(
     """Guardrail events commit by commit: when a guardrail changed, who did it, who approved."""
     from promptaudit.git import Repository
     from promptaudit.history import LogOptions, Unjudged, count, walk
-    from promptaudit.views import render_log
 
     options = LogOptions(paths, since, until, guardrail, unapproved, first_parent)
     unjudged: list[Unjudged] = []
@@ -250,6 +249,8 @@ def log_cmd(
             events = list(
                 walk(repo, options, progress, while_git_starts=_load_log_modules, unjudged=unjudged)
             )
+    from promptaudit.views import render_log
+
     click.echo(render_log(events, fmt, unjudged), nl=False)
     if unjudged:
         # The events are all there; the history they come from is not all judged.
@@ -283,6 +284,7 @@ def _load_log_modules() -> None:
     import tabulate  # noqa: F401
 
     import promptaudit.gather  # noqa: F401
+    import promptaudit.views  # noqa: F401
 
 
 class _Progress:

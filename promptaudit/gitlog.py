@@ -186,6 +186,36 @@ def _date(value: str, option: str) -> str:
     return value
 
 
+class PolicyVersions:
+    """Every version of the policy file up to END, asked of git at once and read when
+    needed: the walk's paths depend on all of them, and git walks the history meanwhile."""
+
+    def __init__(self, repo: Repository, end: str, names: Sequence[str]) -> None:
+        args = ["log", "--full-history", "--raw", "--no-abbrev", "--format=%x1e%P", end]
+        self._proc = repo.popen(*args, "--", *names)
+
+    def result(self) -> tuple[list[str], bool]:
+        """The blobs, newest first, and whether some commit there had no policy file (before
+        it was added, or after it was deleted). A failing git reads as no history."""
+        out, _ = self._proc.communicate()
+        if self._proc.returncode != 0:
+            out = b""
+        blobs: dict[str, None] = {}
+        some_had_none = False
+        for record in out.decode("utf-8", "replace").split("\x1e")[1:]:
+            parents, *raw = record.split("\n")
+            for line in raw:
+                if not line.startswith(":"):
+                    continue
+                fields = line.split("\t")[0].split()
+                status, new_blob = fields[4][0], fields[3]
+                if status == "D" or (status == "A" and parents.strip()):
+                    some_had_none = True
+                if new_blob != "0" * 40:
+                    blobs[new_blob] = None
+        return list(blobs), some_had_none
+
+
 class ApprovalOnlyCommits:
     """Commits up to END that only give approvals, oldest (by commit date) first.
 

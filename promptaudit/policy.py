@@ -16,15 +16,13 @@ if TYPE_CHECKING:
 
 from promptaudit.findings import SEVERITIES
 from promptaudit.globs import Globs
+from promptaudit.names import POLICY_FILES, RESERVED_PREFIX
 from promptaudit.needles import Needle, required_literals
 from promptaudit.text import normalize
 
-POLICY_FILES = ("promptaudit.toml", ".promptaudit.toml")
 # os.path, not pathlib: pathlib costs the hook about 5 ms of imports.
 DEFAULT_PROMPT_KEYS = ("system", "system_prompt", "instructions")
 DEFAULT_MAX_PROMPT_BYTES = 1024 * 1024
-# Files promptaudit writes itself; never prompts, whatever the globs say.
-RESERVED_PREFIX = ".promptaudit/"
 
 _EMAIL = re.compile(
     r"^(?:(?P<name>[^<>]*?)\s*<(?P<angle>[^<>@\s]+@[^<>\s]+)>|(?P<bare>[^<>@\s]+@[^<>\s]+))$"

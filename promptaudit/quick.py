@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from promptaudit.globs import Globs
+from promptaudit.names import POLICY_FILES, RESERVED_PREFIX
 
 if TYPE_CHECKING:
     from promptaudit.git import Repository
@@ -23,8 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib  # type: ignore[import-not-found]
 
-_POLICY_FILES = ("promptaudit.toml", ".promptaudit.toml")
-_WATCHED = (*_POLICY_FILES, "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS")
+_WATCHED = (*POLICY_FILES, "CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS")
 _DEFAULT = os.path.join(os.path.dirname(__file__), "default_policy.toml")
 
 
@@ -35,7 +35,7 @@ def nothing_to_audit(repo: Repository) -> bool:
         return False
     try:
         paths = repo.staged_paths(head)
-        found = [d for n in _POLICY_FILES if (d := repo.blobs.read(f"{head}:{n}")) is not None]
+        found = [d for n in POLICY_FILES if (d := repo.blobs.read(f"{head}:{n}")) is not None]
         if len(found) > 1:
             return False
         data: dict[str, Any] = tomllib.loads(found[0].decode("utf-8-sig")) if found else {}
@@ -52,7 +52,7 @@ def nothing_to_audit(repo: Repository) -> bool:
         signers = data.get("allowed_signers")
         globs = Globs(tuple(prompts))
         return not any(
-            p in _WATCHED or p.startswith(".promptaudit/") or p == signers or globs.match(p)
+            p in _WATCHED or p.startswith(RESERVED_PREFIX) or p == signers or globs.match(p)
             for p in paths
         )
     except Exception:  # anything unexpected: let the full review decide
