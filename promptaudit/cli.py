@@ -283,7 +283,7 @@ def _load_log_modules() -> None:
     """Import what the end of a log needs (the table renderer, the approval weighing)."""
     import tabulate  # noqa: F401
 
-    import promptaudit.gather  # noqa: F401
+    import promptaudit.gather
     import promptaudit.views  # noqa: F401
 
 

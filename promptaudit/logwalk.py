@@ -252,10 +252,11 @@ def _judge_commit(w: _Walk, c: LogCommit) -> _Judged | None:
     findings: list[Finding] = []
     whole: list[FileChange] = []
     _follow_moves_out(w, c, parent, judge)
+    alone = not any(f.new_path is None and judge.is_prompt(f.old_path or "") for f in c.files)
     for f in c.files:
         if f.old_path in POLICY_FILES or f.new_path in POLICY_FILES:
             continue
-        result = _file_findings(w, judge, f)
+        result = _file_findings(w, judge, f, alone)
         if isinstance(result, FileChange):
             whole.append(result)
         else:
@@ -376,8 +377,9 @@ def _as_range(c: LogCommit) -> tuple[RangeCommit, ...]:
     return (commit,)
 
 
-def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileChange:
-    """Findings of an edit read in part, or the FileChange to audit whole with the others."""
+def _file_findings(w: _Walk, judge: Policy, f: LogFile, alone: bool) -> list[Finding] | FileChange:
+    """Findings of an edit read in part, or the FileChange to audit whole with the others.
+    ALONE: the commit deletes no prompt, so an added file cannot pair up as a move."""
     old_in = f.old_path is not None and f.old_blob is not None and judge.is_prompt(f.old_path)
     new_in = f.new_path is not None and f.new_blob is not None and judge.is_prompt(f.new_path)
     if not old_in and not new_in:
@@ -408,6 +410,13 @@ def _file_findings(w: _Walk, judge: Policy, f: LogFile) -> list[Finding] | FileC
             before, after = context(path, old), context(path, edit.new)
         # Context clauses equal on both sides cancel in the audit, as they do in a whole-file one.
         return _audit_clauses(judge, path, path, before, after)
+    if alone and f.old_path is None and new_in:
+        added = w.reader.version(f.new_blob or "", f.new_path or "", judge)
+        if added.simple:
+            # Every clause is new, as in an edit that only adds: its clauses that can matter
+            # are all the audit needs (the first commit of a history adds every prompt).
+            path = f.new_path or ""
+            return _audit_clauses(judge, None, path, [], context(path, added))
     # Added, deleted, renamed or mode-changed files, and edits of files with comments or
     # fences (what they hide is judged on the whole text, as review judges it): both whole.
     old_text = _text(w, f.old_blob, f.old_path, judge, landed=True) if old_in else None
@@ -425,7 +434,7 @@ def _text(
 
 
 def _audit_clauses(
-    policy: Policy, old_path: str, new_path: str, before: list[Clause], after: list[Clause]
+    policy: Policy, old_path: str | None, new_path: str, before: list[Clause], after: list[Clause]
 ) -> list[Finding]:
     sides = {"old": before, "new": after}
 
