@@ -145,8 +145,10 @@ def _literal(run: str, starts: bool, ends: bool) -> list[_Offer]:
 
 
 def _score(text: str) -> int:
-    """How much a needle spares: longer is rarer, common words count for little."""
-    return len(text) - 4 * sum(w in _COMMON for w in text.split())
+    """How much a needle spares: longer is rarer, common words count for little, and a
+    number is rare ("18" in "under the age of 18" spares more than "under" or "below")."""
+    number = any(ch.isdigit() for ch in text)
+    return len(text) - 4 * sum(w in _COMMON for w in text.split()) + 4 * number
 
 
 class Screen:

@@ -813,6 +813,8 @@ def test_fixed_developer_mode_is_enabled() -> None:
         # After a literal space, a choice starts a word; before \b, it ends one.
         (r"\w+ (or|and) (kids|minors)\b", (("kids", True, True), ("minors", True, True))),
         (r"\b(?:ever|whatsoever)", (("ever", True, False), ("whatsoever", True, False))),
+        # A number is rare in prompts: "18", not "under" ("keep it under 100 words").
+        (r"\b(?:under|below|younger than) (?:the age of )?18\b", (("18", False, True),)),
         # Only the last of several repetitions ends where the repeat does.
         (r"(?:ab)+\b", (("ab", False, False),)),
         (r"(?:ab|cd)e", (("ab", False, False), ("cd", False, False))),
