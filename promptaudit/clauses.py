@@ -245,6 +245,12 @@ def lead_reach(lines: Sequence[str]) -> tuple[object, ...] | None:
     return last if nesting is None else (last, nesting)
 
 
+def plain_paragraph(lines: Sequence[str]) -> bool:
+    """Are LINES one paragraph of prose that leads no list (its last line ends with no
+    colon)? It passes no lead-in on and, holding no list item, takes none."""
+    return bool(lines) and not lines[-1].strip().endswith(":") and _all_prose("\n".join(lines))
+
+
 def _nesting(items: list[tuple[int, list[str]]]) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
     """The open items after ITEMS, as _blocks nests them: (indent, the lead-ins, from the
     list's own lead on, that the items nested deeper take); None when no item leads any."""
@@ -434,13 +440,36 @@ def _one_paragraph(segment: Segment) -> tuple[str, str, list[tuple[int, int]], s
     text = segment.text
     if not segment.verbatim or not _all_prose(text):
         return None
+    joined, starts = _joined(text)
+    return SENTENCE, joined, [(at, segment.line + i) for i, at in enumerate(starts)], ""
+
+
+def _joined(text: str) -> tuple[str, list[int]]:
+    """The lines of a prose paragraph joined as _blocks joins them, and where each starts."""
     pieces = [line.replace("\t", " ").strip() for line in text.split("\n")]
-    spans = []
+    starts = []
     pos = 0
-    for number, piece in enumerate(pieces, segment.line):
-        spans.append((pos, number))
+    for piece in pieces:
+        starts.append(pos)
         pos += len(piece) + 1
-    return SENTENCE, " ".join(pieces), spans, ""
+    return " ".join(pieces), starts
+
+
+def prose_sentences(text: str, line: int) -> list[tuple[int, str]] | None:
+    """(line, sentence) of TEXT, whose first line is LINE, when its lines are one paragraph
+    of prose: then every sentence is of kind SENTENCE with no lead-in, as
+    sentences_of_segments gives them. None otherwise. The paragraph a history walk reads
+    again, in one call."""
+    if not _all_prose(text):
+        return None
+    joined, starts = _joined(text)
+    out = []
+    row, last = 0, len(starts) - 1
+    for offset, sentence in split_sentences(joined):
+        while row < last and starts[row + 1] <= offset:
+            row += 1
+        out.append((line + row, sentence))
+    return out
 
 
 def clauses_of_segments(path: str, segments: Sequence[Segment]) -> list[Clause]:

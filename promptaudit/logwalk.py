@@ -12,6 +12,7 @@ judged is reported with the events rather than instead of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from promptaudit.audit import FileChange, audit
@@ -305,7 +306,7 @@ def _policy_changes(
     """What review finds in the policy and approval files: a laxer policy (first adoption
     included), and edits to CODEOWNERS or allowed_signers."""
     changed = {p for f in c.files for p in (f.old_path, f.new_path) if p}
-    if not policy_changed and not changed & _approval_config(judge):
+    if not policy_changed and changed.isdisjoint(_approval_config(judge)):
         return []
     from promptaudit.review import Range, approval_file_findings, policy_findings
 
@@ -316,11 +317,16 @@ def _policy_changes(
     return found
 
 
-def _approval_config(policy: Policy) -> set[str]:
+def _approval_config(policy: Policy) -> frozenset[str]:
     """The files that decide who approves: CODEOWNERS and the policy's allowed_signers."""
+    return _approval_files(policy.allowed_signers)
+
+
+@lru_cache(maxsize=64)
+def _approval_files(allowed_signers: str | None) -> frozenset[str]:
     from promptaudit.codeowners import LOCATIONS
 
-    return {*LOCATIONS, *([policy.allowed_signers] if policy.allowed_signers else [])}
+    return frozenset((*LOCATIONS, *([allowed_signers] if allowed_signers else [])))
 
 
 def _waiting(j: _Judged) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from promptaudit.clauses import holds_item, lead_reach, may_lead, starts_item
+from promptaudit.clauses import holds_item, lead_reach, may_lead, plain_paragraph, starts_item
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,6 +54,8 @@ def _paragraph(
     while end < len(lines) and lines[end].strip():
         end += 1
     new_region = [*lines[start:first], *added, *lines[last:end]]
+    if plain_paragraph(lines[start:end]) and plain_paragraph(new_region):
+        return start, end  # the common case: nothing around it is read with it
     while lead_reach(lines[start:end]) != lead_reach(new_region):
         below = _after(lines, end)
         if below is None or not starts_item(lines[below[0]]):

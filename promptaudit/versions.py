@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from promptaudit.audit import left_over
-from promptaudit.clauses import Clause, parts_of_segments, sentences_of_segments
+from promptaudit.clauses import (
+    SENTENCE,
+    Clause,
+    parts_of_segments,
+    prose_sentences,
+    sentences_of_segments,
+)
 from promptaudit.errors import PromptError
 from promptaudit.formats import MARKDOWN, TEXT, Segment, decode, extract, format_of
 from promptaudit.regions import Hunk, apply_hunks, regions
@@ -219,13 +225,19 @@ def update(
         hi = bisect.bisect_right(old.starts, end)
         starts += [x + shift for x in old.starts[cursor:lo]]
         items += old.items[cursor:lo]
-        region = new_lines[start + shift : end + shift + delta]
+        text = "\n".join(new_lines[start + shift : end + shift + delta])
         first = len(items)
-        for line, item in reader.items_of(
-            policy, path, [Segment("\n".join(region), start + shift + 1)]
-        ):
-            starts.append(line)
-            items.append(item)
+        prose = prose_sentences(text, start + shift + 1)
+        if prose is not None:
+            for line, sentence in prose:
+                item = reader.item(policy, path, sentence, SENTENCE, "")
+                if item is not None:
+                    starts.append(line)
+                    items.append(item)
+        else:
+            for line, item in reader.items_of(policy, path, [Segment(text, start + shift + 1)]):
+                starts.append(line)
+                items.append(item)
         gone += range(lo, hi)
         fresh += range(first, len(items))
         new_span = (start + shift, end + shift + delta)
