@@ -30,7 +30,7 @@ _FORMAT = (
 )
 # Lines of a file's diff header that say nothing the raw record has not said.
 _HEADER_NOISE = (b"index ", b"--- ", b"+++ ", b"\\ No newline")
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _NULL = "0" * 40
 _CHUNK = 1 << 16
 
@@ -276,7 +276,20 @@ def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:
                     continue
             raw_line = lines[i]
             i += 1
-            if raw_line.startswith(_HEADER_NOISE):
+            # The common lines are told apart on bytes; only records with text are decoded.
+            if not raw_line or raw_line.startswith(_HEADER_NOISE):
+                continue
+            if raw_line.startswith(b"@@ "):
+                if commit is not None and 0 <= section < len(commit.files):
+                    m = _HUNK.match(raw_line)
+                    if m:
+                        old_count = int(m.group(2) or 1)
+                        hunk = []
+                        commit.files[section].hunks.append((int(m.group(1)), old_count, hunk))
+                        remaining_old, remaining_new = old_count, int(m.group(4) or 1)
+                continue
+            if raw_line.startswith(b"diff --git "):
+                section += 1
                 continue
             line = raw_line.decode("utf-8", "surrogateescape")
             if line.startswith(_COMMIT):
@@ -289,15 +302,6 @@ def parse_log(stream: IO[bytes]) -> Iterator[LogCommit]:
                 continue
             if line.startswith(":"):
                 commit.files.append(_raw_record(line))
-            elif line.startswith("diff --git "):
-                section += 1
-            elif line.startswith("@@ ") and 0 <= section < len(commit.files):
-                m = _HUNK.match(line)
-                if m:
-                    old_count = int(m.group(2) or 1)
-                    hunk = []
-                    commit.files[section].hunks.append((int(m.group(1)), old_count, hunk))
-                    remaining_old, remaining_new = old_count, int(m.group(4) or 1)
             elif line.startswith("Binary files ") and 0 <= section < len(commit.files):
                 commit.files[section].binary = True
     if commit is not None:
