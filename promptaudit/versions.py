@@ -292,10 +292,11 @@ def size_in_part(old: Version, f: LogFile, max_bytes: int) -> int | None:
     None."""
     if not old.simple:
         return None
-    added = "\n".join(ln for _, _, lines in f.hunks for ln in lines)
+    added = "\n".join([ln for _, _, lines in f.hunks for ln in lines])
     if any(m in added for m in _NOT_IN_PART) or not _reads_strictly(f, added):
         return None
-    size = _size_after(old, f.hunks)
+    # Each added line brings its characters and a line break: the joined text has one less.
+    size = _size_after(old, f.hunks, len(added) + 1 if any(h[2] for h in f.hunks) else 0)
     # At most four bytes a character (a CRLF line break is two bytes for one).
     return size if 4 * size < max_bytes else None
 
@@ -313,14 +314,14 @@ def _reads_strictly(f: LogFile, added: str) -> bool:
     return not (start <= 1 and lines and lines[0].startswith(("\ufeff", _LFS_POINTER)))
 
 
-def _size_after(old: Version, hunks: Sequence[Hunk]) -> int:
-    """The characters, line breaks included, of OLD with -U0 HUNKS applied."""
-    size = old.size()
-    for start, count, added in hunks:
-        at = start if count == 0 else start - 1
-        size += sum(map(len, added)) + len(added)
-        size -= sum(map(len, old.lines[at : at + count])) + count
-    return size
+def _size_after(old: Version, hunks: Sequence[Hunk], added: int) -> int:
+    """The characters, line breaks included, of OLD with -U0 HUNKS applied, which ADDED
+    characters (line breaks included) to."""
+    size = old.size() + added
+    for start, count, _ in hunks:
+        if count:
+            size -= sum(map(len, old.lines[start - 1 : start - 1 + count])) + count
+    return max(size, 0)  # every line deleted: no line break is left to take away
 
 
 _LFS_POINTER = "version https://git-lfs.github.com/spec/v1"

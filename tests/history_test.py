@@ -414,3 +414,33 @@ def test_log_progress_bar_on_a_terminal_only(repo: GitRepo) -> None:
         check=False,
     )
     assert (piped.returncode, piped.stderr) == (0, "")
+
+
+def test_an_edit_read_in_part_knows_the_size_of_the_new_version() -> None:
+    # The size decides whether an edit may be read in part (near max_prompt_bytes it is read
+    # whole); it is counted from the hunks, not from the new text: it must be that text's.
+    from promptaudit.gitlog import LogFile
+    from promptaudit.policy_load import default_policy
+    from promptaudit.regions import apply_hunks
+    from promptaudit.versions import Version, size_in_part
+
+    rng = random.Random(3)
+    words = ["Be kind.", "", "Never lie.", "Use tools", "é", "Answer briefly and well."]
+    for _ in range(2000):
+        lines = [rng.choice(words) for _ in range(rng.randrange(1, 9))]
+        old = Version(lines, [], [], simple=True, policy=default_policy())
+        hunks, at = [], 0
+        while len(hunks) < 3:
+            at += rng.randrange(0, 3)
+            if at > len(lines):
+                break
+            count = min(rng.randrange(0, 3), len(lines) - at)
+            added = [rng.choice(words) for _ in range(rng.randrange(0 if count else 1, 3))]
+            start = at if count == 0 else at + 1
+            hunks.append((start, count, added))
+            at += count + 1
+        if not hunks:
+            continue  # git gives every edit at least one hunk
+        f = LogFile("M", "p.md", "p.md", "a" * 40, "b" * 40, hunks=hunks)
+        expected = len("\n".join(apply_hunks(lines, hunks)))
+        assert size_in_part(old, f, 1 << 20) == expected, (lines, hunks)
