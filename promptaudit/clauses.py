@@ -455,12 +455,12 @@ def _joined(text: str) -> tuple[str, list[int]]:
     return " ".join(pieces), starts
 
 
-def prose_sentences(text: str, line: int) -> list[tuple[int, str]] | None:
+def prose_sentences(text: str, line: int, *, known: bool = False) -> list[tuple[int, str]] | None:
     """(line, sentence) of TEXT, whose first line is LINE, when its lines are one paragraph
-    of prose: then every sentence is of kind SENTENCE with no lead-in, as
-    sentences_of_segments gives them. None otherwise. The paragraph a history walk reads
-    again, in one call."""
-    if not _all_prose(text):
+    of prose (KNOWN: the caller has seen so): then every sentence is of kind SENTENCE with
+    no lead-in, as sentences_of_segments gives them. None otherwise. The paragraph a history
+    walk reads again, in one call."""
+    if not known and not _all_prose(text):
         return None
     joined, starts = _joined(text)
     out = []

@@ -9,7 +9,7 @@ forward as it was.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from promptaudit.clauses import holds_item, lead_reach, may_lead, plain_paragraph, starts_item
 
@@ -36,7 +36,7 @@ def _paragraph(
     last: int,
     added: list[str],
     touched: Sequence[tuple[int, int]] = (),
-) -> tuple[int, int]:
+) -> tuple[int, int, bool]:
     """Widen [first, last), which ADDED lines replace, to what must be read again with it.
 
     Clauses never span blank-line-separated paragraphs, but a list item's lead-in does: it
@@ -55,7 +55,7 @@ def _paragraph(
         end += 1
     new_region = [*lines[start:first], *added, *lines[last:end]]
     if plain_paragraph(lines[start:end]) and plain_paragraph(new_region):
-        return start, end  # the common case: nothing around it is read with it
+        return start, end, True  # the common case: nothing around it is read with it
     while lead_reach(lines[start:end]) != lead_reach(new_region):
         below = _after(lines, end)
         if below is None or not starts_item(lines[below[0]]):
@@ -72,7 +72,7 @@ def _paragraph(
         changed = any(a < above[1] and above[0] < max(b, a + 1) for a, b in touched)
         if not starts_item(lines[start]) and not changed:
             break  # the lead-in starts here: nothing above reaches past it
-    return start, end
+    return start, end, False
 
 
 def _before(lines: list[str], start: int) -> tuple[int, int] | None:
@@ -101,22 +101,37 @@ def _after(lines: list[str], end: int) -> tuple[int, int] | None:
     return top, bottom
 
 
-def regions(lines: list[str], hunks: Sequence[Hunk]) -> list[tuple[int, int, int]]:
-    """Old-text regions the hunks touch, merged where they meet: (start, end, delta)."""
+class Region(NamedTuple):
+    """Old-text lines [start, end) read again, DELTA lines longer after the edit; PLAIN when
+    it is one paragraph of prose leading no list, before and after (see plain_paragraph)."""
+
+    start: int
+    end: int
+    delta: int
+    plain: bool
+
+
+def regions(lines: list[str], hunks: Sequence[Hunk]) -> list[Region]:
+    """Old-text regions the hunks touch, merged where they meet."""
     touched = [
         (at, at + count) for start, count, _ in hunks for at in [start if count == 0 else start - 1]
     ]
     spans = []
     for (at, stop), (_, old_count, added) in zip(touched, hunks, strict=True):
-        start, end = _paragraph(lines, at, stop, added, touched)
-        spans.append((start, end, len(added) - old_count))
-    regions: list[list[int]] = []
-    for start, end, delta in sorted(spans):
+        start, end, plain = _paragraph(lines, at, stop, added, touched)
+        spans.append(Region(start, end, len(added) - old_count, plain))
+    regions: list[Region] = []
+    for span in sorted(spans):
+        last = regions[-1] if regions else None
         # Regions apart only by blank lines are read together: a lead-in one of them gains
         # or loses reaches into the other.
-        if regions and not any(ln.strip() for ln in lines[regions[-1][1] : start]):
-            regions[-1][1] = max(regions[-1][1], end)
-            regions[-1][2] += delta
+        if last is not None and not any(ln.strip() for ln in lines[last.end : span.start]):
+            # Two hunks in one plain paragraph leave it plain: -U0 hunks are apart by an
+            # unchanged line, so each line of the edited paragraph, and its last line, is
+            # one that some hunk's own reading saw.
+            plain = last.plain and span.plain and (last.start, last.end) == span[:2]
+            end = max(last.end, span.end)
+            regions[-1] = Region(last.start, end, last.delta + span.delta, plain)
         else:
-            regions.append([start, end, delta])
-    return [(a, b, d) for a, b, d in regions]
+            regions.append(span)
+    return regions

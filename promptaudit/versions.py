@@ -91,19 +91,24 @@ class Versions:
         """The clause a sentence makes, when it can matter (can_matter), else None; decided
         once for what it says (bounded): the same sentences recur commit after commit, and
         most are read again only to be found unchanged."""
-        key = (id(policy), text, kind, lead)
-        hit = self.relevance.get(key)
+        hit = self.relevance.get((id(policy), text, kind, lead))
         if hit is None:
-            if len(self.relevance) >= _RELEVANCE_CACHE:
-                self.relevance.clear()
-            norm = normalize(f"{lead} {text}" if lead else text)
-            matters = (
-                bool(norm)
-                and not turned_away(policy, norm)
-                and can_matter(policy, Clause(path, 0, text, kind, lead))
-            )
-            hit = self.relevance[key] = Item(text, kind, lead, norm) if matters else False
+            return self._decide(policy, path, text, kind, lead)
         return hit if isinstance(hit, Item) else None
+
+    def _decide(self, policy: Policy, path: str, text: str, kind: str, lead: str) -> Item | None:
+        """item, the first time a sentence is met: remembered, as the Item or False."""
+        if len(self.relevance) >= _RELEVANCE_CACHE:
+            self.relevance.clear()
+        norm = normalize(f"{lead} {text}" if lead else text)
+        matters = (
+            bool(norm)
+            and not turned_away(policy, norm)
+            and can_matter(policy, Clause(path, 0, text, kind, lead))
+        )
+        found = Item(text, kind, lead, norm) if matters else None
+        self.relevance[(id(policy), text, kind, lead)] = found or False
+        return found
 
     def items_of(
         self, policy: Policy, path: str, segments: Sequence[Segment]
@@ -166,11 +171,7 @@ class Versions:
                 raise
             segments, lenient = extract(path, text, policy.prompt_keys, landed=True), True
         kept = list(self.items_of(policy, path, segments))
-        simple = (
-            in_lines
-            and format_of(path) in (TEXT, MARKDOWN)
-            and not any(m in text for m in _MARKERS)
-        )
+        simple = in_lines and format_of(path) in (TEXT, MARKDOWN) and not _has_marker(text)
         return Version(
             lines=text.split("\n"),
             starts=[line for line, _ in kept],
@@ -220,18 +221,22 @@ def update(
     reread: list[Reread] = []
     shift = 0
     cursor = 0
-    for start, end, delta in regions(old.lines, f.hunks):
+    for start, end, delta, plain in regions(old.lines, f.hunks):
         lo = bisect.bisect_left(old.starts, start + 1)
         hi = bisect.bisect_right(old.starts, end)
         starts += [x + shift for x in old.starts[cursor:lo]]
         items += old.items[cursor:lo]
         text = "\n".join(new_lines[start + shift : end + shift + delta])
         first = len(items)
-        prose = prose_sentences(text, start + shift + 1)
+        prose = prose_sentences(text, start + shift + 1, known=plain)
         if prose is not None:
+            # reader.item, its common case (a sentence met before) inlined: most are.
+            seen, pid = reader.relevance.get, id(policy)
             for line, sentence in prose:
-                item = reader.item(policy, path, sentence, SENTENCE, "")
-                if item is not None:
+                item = seen((pid, sentence, SENTENCE, ""))
+                if item is None:
+                    item = reader.item(policy, path, sentence, SENTENCE, "")
+                if isinstance(item, Item):
                     starts.append(line)
                     items.append(item)
         else:
@@ -293,7 +298,7 @@ def size_in_part(old: Version, f: LogFile, max_bytes: int) -> int | None:
     if not old.simple:
         return None
     added = "\n".join([ln for _, _, lines in f.hunks for ln in lines])
-    if any(m in added for m in _NOT_IN_PART) or not _reads_strictly(f, added):
+    if "\r" in added or _has_marker(added) or not _reads_strictly(f, added):
         return None
     # Each added line brings its characters and a line break: the joined text has one less.
     size = _size_after(old, f.hunks, len(added) + 1 if any(h[2] for h in f.hunks) else 0)
@@ -325,4 +330,14 @@ def _size_after(old: Version, hunks: Sequence[Hunk], added: int) -> int:
 
 
 _LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
-_NOT_IN_PART = (*_MARKERS, "\r")
+
+
+def _has_marker(text: str) -> bool:
+    """Does TEXT hold a comment or a fence (_MARKERS)? A character is looked for first:
+    most text holds none of them, and a one-character search is the fastest there is."""
+    return (
+        ("<" in text and "<!--" in text)
+        or (">" in text and "-->" in text)
+        or ("`" in text and "```" in text)
+        or ("~" in text and "~~~" in text)
+    )

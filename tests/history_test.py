@@ -444,3 +444,34 @@ def test_an_edit_read_in_part_knows_the_size_of_the_new_version() -> None:
         f = LogFile("M", "p.md", "p.md", "a" * 40, "b" * 40, hunks=hunks)
         expected = len("\n".join(apply_hunks(lines, hunks)))
         assert size_in_part(old, f, 1 << 20) == expected, (lines, hunks)
+
+
+def test_a_region_called_plain_is_one_paragraph_of_prose_after_the_edit() -> None:
+    # The walk splits a plain region's new text without checking it again: every hunk's own
+    # reading saw a plain paragraph, and so must the edit with all its hunks applied.
+    from promptaudit.clauses import plain_paragraph
+    from promptaudit.regions import apply_hunks, regions
+
+    rng = random.Random(5)
+    pool = ["Be kind.", "Never lie.", "", "Rules:", "- an item", "# Heading", "Use tools"]
+    plain_seen = 0
+    for _ in range(3000):
+        lines = [rng.choice(pool) for _ in range(rng.randrange(1, 10))]
+        hunks, at = [], 0
+        while len(hunks) < 3:
+            at += rng.randrange(0, 3)
+            if at > len(lines):
+                break
+            count = min(rng.randrange(0, 3), len(lines) - at)
+            added = [rng.choice(pool) for _ in range(rng.randrange(0 if count else 1, 3))]
+            hunks.append((at if count == 0 else at + 1, count, added))
+            at += count + 1  # -U0 hunks are apart by at least one unchanged line
+        new = apply_hunks(lines, hunks)
+        shift = 0
+        for region in regions(lines, hunks):
+            if region.plain:
+                plain_seen += 1
+                read = new[region.start + shift : region.end + shift + region.delta]
+                assert plain_paragraph(read), (lines, hunks, region)
+            shift += region.delta
+    assert plain_seen > 100
