@@ -107,7 +107,7 @@ class _Reader:
                     run = ""
                 continue
             here = boundary
-            boundary = op is c.AT and av in self.starts
+            boundary = self._leaves_word_start(op, av, here)
             found: _Offer | None = None
             if op is c.SUBPATTERN:
                 found = self.sequence(list(av[3]), at_start=here, at_end=ends)
@@ -122,6 +122,31 @@ class _Reader:
         if not offers:
             return None
         return max(offers, key=lambda offer: (offer[1], -len(offer[0])))
+
+    def _leaves_word_start(self, op: Any, av: Any, before: bool) -> bool:
+        """Does every match of this element end where only a word can start (after a space
+        or a \\b)? BEFORE says so of where it starts, which an element that may match
+        nothing passes on: "(no |without (any )?)limits" starts "limits" at a word."""
+        c = self.c
+        if op is c.LITERAL:
+            return chr(av) == " "
+        if op is c.AT:
+            return av in self.starts
+        if op is c.SUBPATTERN:
+            return self._sequence_leaves(list(av[3]), before)
+        if op is c.BRANCH:
+            return all(self._sequence_leaves(list(alt), before) for alt in av[1])
+        if op in self.repeats:
+            # Whatever a repetition starts after, the last one must end at a word start;
+            # and one that may be absent leaves things as they were.
+            ends = self._sequence_leaves(list(av[2]), False)
+            return ends and (before or av[0] >= 1)
+        return False
+
+    def _sequence_leaves(self, items: list[Any], before: bool) -> bool:
+        for op, av in items:
+            before = self._leaves_word_start(op, av, before)
+        return before
 
     def branch(self, alternatives: list[Any], *, at_start: bool, at_end: bool) -> _Offer | None:
         needles: list[Needle] = []

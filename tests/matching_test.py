@@ -806,15 +806,21 @@ def test_fixed_developer_mode_is_enabled() -> None:
         (r"\bhighest priority\b", (("highest priority", True, True),)),
         # The rarest mandatory element, not the first one.
         (r"\b(reveal\w*|disclos\w*)\b.{0,60}\bsystem\b", (("system", True, True),)),
+        # An optional group that ends with a space leaves a word start behind it.
         (
             r"\b(never|do not) (share|reveal) (the )?system prompt",
-            (("system prompt", False, False),),
+            (("system prompt", True, False),),
         ),
+        (
+            r"\b(no |without (any )?)(limits|filters)\b",
+            (("limits", True, True), ("filters", True, True)),
+        ),
+        (r"\bself ?injur", (("injur", False, False),)),
         # After a literal space, a choice starts a word; before \b, it ends one.
         (r"\w+ (or|and) (kids|minors)\b", (("kids", True, True), ("minors", True, True))),
         (r"\b(?:ever|whatsoever)", (("ever", True, False), ("whatsoever", True, False))),
         # A number is rare in prompts: "18", not "under" ("keep it under 100 words").
-        (r"\b(?:under|below|younger than) (?:the age of )?18\b", (("18", False, True),)),
+        (r"\b(?:under|below|younger than) (?:the age of )?18\b", (("18", True, True),)),
         # Only the last of several repetitions ends where the repeat does.
         (r"(?:ab)+\b", (("ab", False, False),)),
         (r"(?:ab|cd)e", (("ab", False, False), ("cd", False, False))),
