@@ -68,11 +68,13 @@ class Globs:
     prompt globs before anything heavier is imported.
     """
 
-    __slots__ = ("_compiled", "patterns")
+    __slots__ = ("_compiled", "_seen", "patterns")
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.patterns = tuple(patterns)
         self._compiled: re.Pattern[str] | bool | None = False
+        # A history walk asks of the same few paths at every commit (bounded).
+        self._seen: dict[str, bool] = {}
 
     def _regex(self) -> re.Pattern[str] | None:
         if self._compiled is False:
@@ -81,8 +83,13 @@ class Globs:
         return self._compiled  # type: ignore[return-value]
 
     def match(self, path: str) -> bool:
-        regex = self._regex()
-        return regex is not None and regex.match(path) is not None
+        found = self._seen.get(path)
+        if found is None:
+            if len(self._seen) >= 4096:
+                self._seen.clear()
+            regex = self._regex()
+            found = self._seen[path] = regex is not None and regex.match(path) is not None
+        return found
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Globs) and other.patterns == self.patterns
