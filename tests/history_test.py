@@ -429,7 +429,8 @@ def test_an_edit_read_in_part_knows_the_size_of_the_new_version() -> None:
     for _ in range(2000):
         lines = [rng.choice(words) for _ in range(rng.randrange(1, 9))]
         old = Version(lines, [], [], simple=True, policy=default_policy())
-        hunks, at = [], 0
+        hunks: list[tuple[int, int, list[str]]] = []
+        at = 0
         while len(hunks) < 3:
             at += rng.randrange(0, 3)
             if at > len(lines):
@@ -457,7 +458,8 @@ def test_a_region_called_plain_is_one_paragraph_of_prose_after_the_edit() -> Non
     plain_seen = 0
     for _ in range(3000):
         lines = [rng.choice(pool) for _ in range(rng.randrange(1, 10))]
-        hunks, at = [], 0
+        hunks: list[tuple[int, int, list[str]]] = []
+        at = 0
         while len(hunks) < 3:
             at += rng.randrange(0, 3)
             if at > len(lines):
