@@ -91,6 +91,7 @@ class _Reader:
     def sequence(self, items: list[Any], *, at_start: bool, at_end: bool) -> _Offer | None:
         """The best offer of a sequence whose start (end) is known to be a word's, or not."""
         c = self.c
+        items = self._unfactored(items)
         offers: list[_Offer] = []
         run, run_start = "", False
         boundary = at_start  # is the next element known to start a word?
@@ -122,6 +123,28 @@ class _Reader:
         if not offers:
             return None
         return max(offers, key=lambda offer: (offer[1], -len(offer[0])))
+
+    def _unfactored(self, items: list[Any]) -> list[Any]:
+        """ITEMS with each run of literals right before a choice moved into its alternatives.
+
+        The parser moves the start that a choice's alternatives share in front of it:
+        "(?:personal|private)" reads as "p(?:ersonal|rivate)", whose needles would then be
+        "ersonal" and "rivate", searched for anywhere. Put back, they are whole words.
+        """
+        c = self.c
+        out: list[Any] = []
+        run: list[Any] = []
+        for item in items:
+            if item[0] is c.LITERAL:
+                run.append(item)
+                continue
+            if item[0] is c.BRANCH and run:
+                item = (c.BRANCH, (item[1][0], [[*run, *alt] for alt in item[1][1]]))
+            else:
+                out += run
+            run = []
+            out.append(item)
+        return out + run
 
     def _leaves_word_start(self, op: Any, av: Any, before: bool) -> bool:
         """Does every match of this element end where only a word can start (after a space

@@ -816,6 +816,9 @@ def test_fixed_developer_mode_is_enabled() -> None:
             (("limits", True, True), ("filters", True, True)),
         ),
         (r"\bself ?injur", (("injur", False, False),)),
+        # The parser's "p(?:ersonal|rivate)" is read as the choice of words it was.
+        (r"\b(?:personal|private) data", (("personal", True, True), ("private", True, True))),
+        (r"\bmake up\b|\bmade up\b", (("make up", True, True), ("made up", True, True))),
         # After a literal space, a choice starts a word; before \b, it ends one.
         (r"\w+ (or|and) (kids|minors)\b", (("kids", True, True), ("minors", True, True))),
         (r"\b(?:ever|whatsoever)", (("ever", True, False), ("whatsoever", True, False))),
