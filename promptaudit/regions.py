@@ -46,6 +46,7 @@ def _paragraph(
     list item, the paragraphs above while a lead-in can flow from them (they end with a colon
     or hold list items), past a lead-in that some hunk of the commit (TOUCHED: old-line spans)
     changes or deletes. Lines outside the hunks are the same before and after the edit.
+    The flag says the region is one plain paragraph before and after (Region.plain).
     """
     start = min(first, len(lines))
     while start > 0 and lines[start - 1].strip():

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 _CACHE_SIZE = 256
 _RELEVANCE_CACHE = 20_000
-_MARKERS = ("<!--", "-->", "```", "~~~")
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
 
@@ -333,8 +332,9 @@ _LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
 
 
 def _has_marker(text: str) -> bool:
-    """Does TEXT hold a comment or a fence (_MARKERS)? A character is looked for first:
-    most text holds none of them, and a one-character search is the fastest there is."""
+    """Does TEXT hold an HTML comment's mark or a fence ("<!--", "-->", "```", "~~~")? A
+    character is looked for first: most text holds none of them, and a one-character
+    search is the fastest there is."""
     return (
         ("<" in text and "<!--" in text)
         or (">" in text and "-->" in text)
